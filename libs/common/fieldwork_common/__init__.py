@@ -1,0 +1,1 @@
+"""Shared plumbing for Fieldwork services. No domain code lives here."""

@@ -1,0 +1,214 @@
+"""Database access for a nameko service: one PostgreSQL database per service,
+created if missing and migrated with Alembic when the service starts, safely
+when several replicas start at once (PostgreSQL advisory locks serialise
+them).
+
+`Database` is a nameko DependencyProvider: one engine per container (made in
+`setup()`), and for each worker a `Db` handle whose `unit_of_work()` commits
+the state change and the events it produced in one transaction (the outbox),
+then wakes the relay that publishes them.
+"""
+import logging
+import zlib
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from nameko.extensions import DependencyProvider
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
+
+from fieldwork_common import config
+from fieldwork_common.envelope import make_envelope
+from fieldwork_common.errors import Unavailable
+from fieldwork_common.outbox import OutboxRelay, inbox, outbox
+
+log = logging.getLogger(__name__)
+
+
+def engine_url(url):
+    """SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; Fieldwork runs
+    on psycopg2 (eventlet makes it cooperative, see STACK-NOTES)."""
+    url = sa.make_url(url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg2")
+    return url
+
+
+def create_engine(url, **kwargs):
+    return sa.create_engine(engine_url(url), **kwargs)
+
+
+def lock_key(name):
+    """A stable 32-bit key for pg_advisory_lock, derived from a name."""
+    return zlib.crc32(name.encode())
+
+
+def ensure_database(url):
+    """Create the database named in `url` if it does not exist yet."""
+    url = engine_url(url)
+    server = sa.create_engine(url.set(database="postgres"), poolclass=NullPool,
+                              isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            key = lock_key("fieldwork:create-database")
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            try:
+                exists = conn.execute(
+                    sa.text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                    {"n": url.database}).scalar()
+                if not exists:
+                    # identifiers cannot be bound parameters; quote it ourselves
+                    conn.execute(sa.text('CREATE DATABASE "%s"' % url.database.replace('"', '""')))
+                    log.info("created database %s", url.database)
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+    finally:
+        server.dispose()
+
+
+def migrate(url, script_location):
+    """Apply Alembic migrations up to head, one replica at a time."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            key = lock_key("fieldwork:migrate")
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            conn.commit()
+            try:
+                cfg = Config()
+                cfg.set_main_option("script_location", script_location)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+                conn.commit()
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                conn.commit()
+    finally:
+        engine.dispose()
+
+
+def prepare_database(service, script_location):
+    url = config.database_url(service)
+    ensure_database(url)
+    migrate(url, script_location)
+    return url
+
+
+def run_alembic_env():
+    """Body of every service's migrations/env.py: run on the connection that
+    `migrate()` holds (it owns the advisory lock)."""
+    from alembic import context
+    conn = context.config.attributes.get("connection")
+    if conn is None:  # `alembic` CLI: connect from the environment
+        import os
+        service = os.environ["FIELDWORK_SERVICE"]
+        engine = create_engine(config.database_url(service), poolclass=NullPool)
+        with engine.connect() as conn:
+            context.configure(connection=conn)
+            with context.begin_transaction():
+                context.run_migrations()
+        return
+    context.configure(connection=conn)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+class UnitOfWork:
+    """One database transaction. Events recorded with `publish()` are
+    written to the outbox in the same transaction, so they exist if and
+    only if the change they describe was committed."""
+
+    def __init__(self, session, producer, correlation_id):
+        self.session = session
+        self.producer = producer
+        self.correlation_id = correlation_id
+        self.events = []
+
+    def publish(self, event_type, aggregate_id, data, event_version=1):
+        envelope = make_envelope(self.producer, event_type, aggregate_id, data,
+                                 correlation_id=self.correlation_id,
+                                 event_version=event_version)
+        self.session.execute(outbox.insert().values(
+            event_id=envelope["event_id"], event_type=event_type,
+            aggregate_id=str(aggregate_id), envelope=envelope))
+        self.events.append(envelope)
+        return envelope
+
+    def first_time(self, envelope, consumer):
+        """Record that `consumer` handled this event; False if it already
+        had (a redelivery), in which case the caller must do nothing."""
+        inserted = self.session.execute(
+            sa.dialects.postgresql.insert(inbox)
+            .values(event_id=envelope["event_id"], consumer=consumer)
+            .on_conflict_do_nothing()
+            .returning(inbox.c.event_id)).first()
+        return inserted is not None
+
+
+class Db:
+    """What a worker gets: sessions and units of work on the service's
+    database. Connection failures surface as `Unavailable` (HTTP 503 at the
+    gateway) rather than as a raw driver error."""
+
+    def __init__(self, engine, producer, correlation_id, relay):
+        self.engine = engine
+        self.producer = producer
+        self.correlation_id = correlation_id
+        self.relay = relay
+
+    @contextmanager
+    def session(self):
+        with _translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    @contextmanager
+    def unit_of_work(self):
+        with _translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
+            uow = UnitOfWork(session, self.producer, self.correlation_id)
+            with session.begin():
+                yield uow
+        if uow.events and self.relay is not None:
+            self.relay.wake()
+
+    def ping(self):
+        with self.session() as session:
+            session.execute(sa.text("SELECT 1"))
+        return True
+
+
+@contextmanager
+def _translate_db_errors():
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError):
+            log.warning("database unavailable: %s", exc.__class__.__name__)
+            raise Unavailable("The service's database is not reachable; try again shortly.") from None
+        raise
+
+
+class Database(DependencyProvider):
+    """nameko dependency: `db = Database("interventions", "fieldwork_interventions:migrations")`."""
+
+    relay = OutboxRelay()
+
+    def __init__(self, service, script_location, pool_size=10):
+        self.service = service
+        self.script_location = script_location
+        self.pool_size = pool_size
+
+    def setup(self):
+        url = prepare_database(self.service, self.script_location)
+        self.engine = create_engine(url, pool_size=self.pool_size, max_overflow=5,
+                                       pool_pre_ping=True, pool_recycle=300)
+        self.relay.configure(self.engine, self.service)
+
+    def stop(self):
+        self.engine.dispose()
+
+    def get_dependency(self, worker_ctx):
+        correlation_id = worker_ctx.data.get("correlation_id") or worker_ctx.call_id
+        return Db(self.engine, self.service, correlation_id, self.relay)

@@ -1,0 +1,61 @@
+"""Errors that cross the RPC boundary as themselves.
+
+nameko serialises an exception raised by a worker as its type path and its
+args; registering a type with `deserialize_to_instance` makes the caller
+(the gateway, or another service) get the same type back, with `code`,
+`message` and `details` intact, instead of a bare RemoteError. The gateway
+maps each type to an HTTP status in one place.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+class FieldworkError(Exception):
+    code = "error"
+    http_status = 500
+
+    def __init__(self, message, details=None):
+        super().__init__(message, details or {})
+        self.message = message
+        self.details = details or {}
+
+    def __str__(self):
+        return self.message
+
+    def as_body(self):
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+@deserialize_to_instance
+class InvalidInput(FieldworkError):
+    code = "invalid_input"
+    http_status = 400
+
+
+@deserialize_to_instance
+class Unauthenticated(FieldworkError):
+    code = "unauthenticated"
+    http_status = 401
+
+
+@deserialize_to_instance
+class Forbidden(FieldworkError):
+    code = "forbidden"
+    http_status = 403
+
+
+@deserialize_to_instance
+class NotFound(FieldworkError):
+    code = "not_found"
+    http_status = 404
+
+
+@deserialize_to_instance
+class Conflict(FieldworkError):
+    code = "conflict"
+    http_status = 409
+
+
+@deserialize_to_instance
+class Unavailable(FieldworkError):
+    code = "service_unavailable"
+    http_status = 503
