@@ -1,0 +1,98 @@
+"""Routes declared once, with what each needs: who may call it, the body it
+takes, what it answers. From that one declaration come the Flask view
+(authentication, role check, body validation), the OpenAPI document and the
+authorization table the tests walk.
+"""
+import json
+from dataclasses import dataclass, field
+
+from flask import current_app, g, jsonify, request
+from marshmallow import ValidationError
+
+from fieldwork_common.errors import Forbidden, InvalidInput
+from fieldwork_gateway.auth import principal_from_header
+
+PUBLIC = None  # roles=PUBLIC: no token needed
+
+
+@dataclass
+class Route:
+    path: str
+    method: str
+    endpoint: str
+    summary: str
+    roles: tuple | None
+    body: type | None
+    response: type | None
+    status: int
+    tag: str
+    path_params: tuple = field(default_factory=tuple)
+    query: type | None = None
+    description: str = ""
+
+
+class Api:
+    def __init__(self):
+        self.routes = []
+
+    def route(self, path, method, *, summary, roles, body=None, response=None, status=200,
+              tag="default", query=None, description=""):
+        def decorator(view):
+            params = tuple(part[1:-1].split(":")[-1] for part in path.split("/")
+                           if part.startswith("<"))
+            route = Route(path=path, method=method.upper(), endpoint=view.__name__,
+                          summary=summary, roles=roles, body=body, response=response,
+                          status=status, tag=tag, path_params=params, query=query,
+                          description=description or (view.__doc__ or "").strip())
+            self.routes.append(route)
+            route.view = _wrap(route, view)
+            return view
+        return decorator
+
+    def register(self, app):
+        for route in self.routes:
+            app.add_url_rule(route.path, endpoint=f"{route.method}:{route.endpoint}",
+                             view_func=route.view, methods=[route.method])
+
+
+def _wrap(route, view):
+    def handler(**path_args):
+        if route.roles is not PUBLIC:
+            g.principal = principal_from_header(request.headers.get("Authorization"),
+                                                current_app.config["SETTINGS"].jwt_secret)
+            if g.principal.role not in route.roles:
+                raise Forbidden(f"The role '{g.principal.role}' may not do this.",
+                                {"allowed_roles": list(route.roles)})
+        else:
+            g.principal = None
+        kwargs = dict(path_args)
+        if route.body is not None:
+            kwargs["body"] = load(route.body(), _json_body())
+        if route.query is not None:
+            kwargs["query"] = load(route.query(), request.args.to_dict())
+        result = view(**kwargs)
+        if isinstance(result, tuple):  # (body, status) or (body, status, headers)
+            return result
+        return jsonify(result), route.status
+    handler.__name__ = f"{route.method}_{route.endpoint}"
+    return handler
+
+
+def _json_body():
+    raw = request.get_data(cache=False)
+    if not raw:
+        raise InvalidInput("A JSON body is required.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInput("The body is not valid JSON.", {"reason": str(exc)[:200]}) from None
+    if not isinstance(body, dict):
+        raise InvalidInput("The body must be a JSON object.")
+    return body
+
+
+def load(schema, data):
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        raise InvalidInput("Some fields are invalid.", {"fields": exc.messages}) from None

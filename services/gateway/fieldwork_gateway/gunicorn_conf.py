@@ -1,0 +1,27 @@
+"""gunicorn settings (`--config python:fieldwork_gateway.gunicorn_conf`).
+
+gthread workers: gunicorn 27 has no eventlet worker, and the RPC pool is
+thread-safe per checkout (STACK-NOTES). The master prepares the accounts
+database and the first admin once, before forking.
+"""
+import os
+
+bind = f"{os.environ.get('GATEWAY_HOST', '0.0.0.0')}:{os.environ.get('GATEWAY_PORT', '8000')}"
+workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+worker_class = "gthread"
+threads = int(os.environ.get("GATEWAY_THREADS", "8"))
+graceful_timeout = 30
+timeout = 60
+accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+
+
+def on_starting(server):
+    from fieldwork_gateway.accounts import Accounts
+    from fieldwork_gateway.settings import Settings
+    settings = Settings()
+    settings.warn_about_defaults()
+    accounts = Accounts(settings.database_url)
+    accounts.prepare()
+    if accounts.ensure_admin(settings.admin_email, settings.admin_password):
+        server.log.info("created the first admin %s", settings.admin_email)
+    accounts.engine.dispose()

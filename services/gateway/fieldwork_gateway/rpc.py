@@ -1,0 +1,109 @@
+"""A pool of started nameko cluster proxies, one pool per gunicorn worker
+process.
+
+Measured (STACK-NOTES, and bench/): a new proxy per request is 4–5× slower
+and leaves a reply queue behind per request; one proxy shared by threads
+hangs. So each thread checks a started proxy out for the whole request,
+with the caller's principal set as nameko context data, and returns it.
+A proxy that timed out or lost its connection is discarded: a late reply
+could otherwise be read as the answer to the next call.
+"""
+import logging
+import os
+import queue
+import socket
+import threading
+import uuid
+from contextlib import contextmanager
+
+from amqp.exceptions import AMQPError
+from kombu.exceptions import OperationalError as KombuOperationalError
+from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from fieldwork_common.errors import FieldworkError, Unavailable
+from fieldwork_common.principal import CONTEXT_KEY
+
+log = logging.getLogger(__name__)
+
+BROKEN = (RpcTimeout, socket.error, OSError, AMQPError, KombuOperationalError, ConnectionError)
+
+
+class RpcPool:
+    def __init__(self, amqp_uri, timeout):
+        self.config = {"AMQP_URI": amqp_uri}
+        self.timeout = timeout
+        self._pid = None
+        self._lock = threading.Lock()
+        self._idle = None
+
+    def _for_this_process(self):
+        # Proxies hold sockets: one made before gunicorn's fork is unusable
+        # after it. Each process starts with an empty pool.
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._idle = queue.LifoQueue()
+                    self._pid = os.getpid()
+        return self._idle
+
+    def _new(self):
+        proxy = ClusterRpcProxy(self.config, timeout=self.timeout)
+        cluster = proxy.start()
+        return proxy, cluster
+
+    @contextmanager
+    def cluster(self, principal=None, correlation_id=None):
+        """Check out a started proxy; `cluster.<service>.<method>(...)`."""
+        idle = self._for_this_process()
+        try:
+            entry = idle.get_nowait()
+        except queue.Empty:
+            try:
+                entry = self._new()
+            except BROKEN as exc:
+                log.warning("cannot reach the message broker: %s", exc)
+                raise Unavailable("The message broker is not reachable.") from None
+        proxy, cluster = entry
+        context = {"correlation_id": correlation_id or str(uuid.uuid4())}
+        if principal is not None:
+            context[CONTEXT_KEY] = principal.to_json()
+        proxy._worker_ctx.data = context
+        healthy = True
+        try:
+            yield cluster
+        except RpcTimeout as exc:
+            healthy = False
+            raise Unavailable("A service did not answer in time.", {"timeout_s": self.timeout}) from exc
+        except UnknownService as exc:
+            raise Unavailable("A service is not running.", {"service": exc._service_name}) from exc
+        except (FieldworkError, RemoteError):
+            raise
+        except BROKEN as exc:
+            healthy = False
+            log.warning("RPC failed: %s", exc)
+            raise Unavailable("The message broker is not reachable.") from exc
+        except BaseException:
+            healthy = False
+            raise
+        finally:
+            if healthy:
+                idle.put(entry)
+            else:
+                _stop_quietly(proxy)
+
+    def close(self):
+        idle = self._idle
+        while idle is not None:
+            try:
+                proxy, _ = idle.get_nowait()
+            except queue.Empty:
+                break
+            _stop_quietly(proxy)
+
+
+def _stop_quietly(proxy):
+    try:
+        proxy.stop()
+    except Exception:
+        pass

@@ -1,0 +1,153 @@
+"""Request and response bodies. Unknown fields are refused (marshmallow's
+RAISE), and every string has a length limit."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from fieldwork_common.principal import ROLES
+
+LOCATIONS = ("workshop", "at_home", "on_site")
+LOCALES = ("fr", "en")
+
+
+class Id(fields.UUID):
+    """A UUID, handed on as its string form (what services and JSON use)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return str(super()._deserialize(value, attr, data, **kwargs))
+
+
+def text(max_length=200, **kw):
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kw)
+
+
+class Error(Schema):
+    class Inner(Schema):
+        code = fields.String(required=True)
+        message = fields.String(required=True)
+        details = fields.Dict(required=True)
+    error = fields.Nested(Inner, required=True)
+
+
+class TokenRequest(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class Token(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "Bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
+
+
+class CompanyIn(Schema):
+    name = text(required=True)
+
+
+class Company(CompanyIn):
+    id = Id()
+    created_at = fields.DateTime()
+
+
+class TechnicianIn(Schema):
+    name = text(required=True)
+    email = fields.Email(required=True)
+    company_id = Id(required=True)
+
+
+class Technician(TechnicianIn):
+    id = Id()
+    created_at = fields.DateTime()
+
+
+class ClientIn(Schema):
+    name = text(required=True)
+    email = fields.Email(required=True)
+    company_id = Id(required=True)
+    locale = fields.String(load_default="fr", validate=validate.OneOf(LOCALES))
+
+
+class Client(ClientIn):
+    id = Id()
+    created_at = fields.DateTime()
+
+
+class InterventionTypeIn(Schema):
+    name = text(required=True)
+    location = fields.String(required=True, validate=validate.OneOf(LOCATIONS))
+
+
+class InterventionType(InterventionTypeIn):
+    id = Id()
+    created_at = fields.DateTime()
+
+
+class EquipmentIn(Schema):
+    client_id = Id(required=True)
+    kind = text(required=True)
+    brand = text(allow_none=True)
+    model = text(allow_none=True)
+    serial_number = text(allow_none=True)
+
+
+class Equipment(EquipmentIn):
+    id = Id()
+    created_at = fields.DateTime()
+
+
+class UserIn(Schema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    company_id = Id(allow_none=True)
+    technician_id = Id(allow_none=True)
+    client_id = Id(allow_none=True)
+
+    @validates_schema
+    def links_match_role(self, data, **kwargs):
+        needs = {"client": "client_id", "technician": "technician_id", "manager": "company_id"}
+        needed = needs.get(data.get("role"))
+        if needed and not data.get(needed):
+            raise ValidationError(f"required for the role '{data['role']}'", needed)
+        for key in ("client_id", "technician_id"):
+            if data.get(key) and needs.get(data.get("role")) != key:
+                raise ValidationError(f"only for the role '{key[:-3]}'", key)
+
+
+class User(Schema):
+    id = Id()
+    email = fields.Email()
+    role = fields.String()
+    company_id = Id(allow_none=True)
+    technician_id = Id(allow_none=True)
+    client_id = Id(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class InterventionIn(Schema):
+    client_id = Id(required=True)
+    equipment_id = Id(required=True)
+    type_id = Id(required=True)
+    technician_id = Id(allow_none=True, metadata={
+        "description": "required for an admin; a technician may omit it (itself)"})
+    location = fields.String(required=True, validate=validate.OneOf(LOCATIONS))
+    description = fields.String(load_default="", validate=validate.Length(max=5000))
+
+
+class Intervention(Schema):
+    id = Id()
+    company_id = Id()
+    client_id = Id()
+    equipment_id = Id()
+    type_id = Id()
+    technician_id = Id()
+    location = fields.String()
+    description = fields.String()
+    step = fields.String(allow_none=True)
+    state = fields.String()
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class Health(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    services = fields.Dict(keys=fields.String(), values=fields.String())

@@ -1,0 +1,114 @@
+"""The notifications service: turns events into emails.
+
+Each handled event and the emails it produces are written in one
+transaction (inbox + `emails` rows), then sent over SMTP. A failed send is
+retried with growing delays by `send_due`, which also picks up emails left
+unsent by a crash between the commit and the send.
+"""
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+from nameko.events import event_handler
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from fieldwork_common.db import Database
+from fieldwork_common.principal import CurrentPrincipal
+from fieldwork_common.errors import Forbidden
+from fieldwork_common.serialize import as_dict
+
+from fieldwork_notifications import SERVICE_NAME, mailer
+from fieldwork_notifications.domain import emails as rules
+from fieldwork_notifications.models import Email
+from fieldwork_notifications.templates import render
+
+log = logging.getLogger(__name__)
+
+EMAIL_FIELDS = ("id", "event_id", "recipient", "template", "language", "subject",
+                "status", "attempts", "created_at", "sent_at")
+MAX_ATTEMPTS = 8
+
+
+def retry_delay(attempts):
+    """30 s, 1 min, 2 min… capped at 1 h."""
+    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+
+
+class NotificationsService:
+    name = SERVICE_NAME
+
+    db = Database(SERVICE_NAME, "fieldwork_notifications:migrations")
+    principal = CurrentPrincipal()
+
+    @rpc
+    def health(self):
+        self.db.ping()
+        return {"service": self.name, "status": "ok"}
+
+    @event_handler("interventions", "intervention.created")
+    def on_intervention_created(self, envelope):
+        """Emails the client that its intervention is registered."""
+        self._record_and_send(envelope, rules.on_intervention_created(envelope["data"]),
+                              "notifications.on_intervention_created")
+
+    @rpc
+    def list_emails(self, recipient=None, limit=50):
+        """Admin: the recorded emails, newest first."""
+        if self.principal is None or not self.principal.is_admin:
+            raise Forbidden("Only admins read the email log.")
+        with self.db.session() as session:
+            query = sa.select(Email).order_by(Email.created_at.desc()).limit(min(limit, 200))
+            if recipient:
+                query = query.where(Email.recipient == recipient)
+            return [as_dict(e, EMAIL_FIELDS) for e in session.scalars(query)]
+
+    @timer(interval=5)
+    def send_due(self):
+        """Retries emails whose send failed or was interrupted."""
+        with self.db.session() as session:
+            due = session.scalars(
+                sa.select(Email.id)
+                .where(Email.status != "sent", Email.attempts < MAX_ATTEMPTS,
+                       Email.next_attempt_at <= sa.func.now())
+                .order_by(Email.next_attempt_at).limit(50)).all()
+        for email_id in due:
+            self._send(email_id)
+
+    def _record_and_send(self, envelope, to_send, consumer):
+        with self.db.unit_of_work() as uow:
+            if not uow.first_time(envelope, consumer):
+                return
+            ids = []
+            for item in to_send:
+                subject, body = render(item.template, item.language, item.context)
+                email = Email(event_id=envelope["event_id"], recipient=item.recipient,
+                              template=item.template, language=item.language,
+                              subject=subject, body=body)
+                uow.session.add(email)
+                uow.session.flush()
+                ids.append(email.id)
+        for email_id in ids:
+            self._send(email_id)
+
+    def _send(self, email_id):
+        """Send one email at most once: the row is locked while sending, and
+        a row already sent is left alone."""
+        with self.db.session() as session, session.begin():
+            email = session.scalars(
+                sa.select(Email).where(Email.id == email_id, Email.status != "sent")
+                .with_for_update(skip_locked=True)).first()
+            if email is None:
+                return
+            email.attempts += 1
+            try:
+                mailer.send(email.recipient, email.subject, email.body,
+                            message_id=f"<{email.id}@fieldwork.local>")
+            except Exception as exc:  # socket errors and every SMTPException: retry later
+                email.status = "failed"
+                email.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                email.next_attempt_at = sa.func.now() + retry_delay(email.attempts)
+                log.warning("email %s to %s failed: %s", email.id, email.recipient, email.last_error)
+                return
+            email.status = "sent"
+            email.sent_at = sa.func.now()

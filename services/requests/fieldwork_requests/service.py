@@ -1,0 +1,31 @@
+"""The requests service: customer service requests (seed 002).
+
+So far it keeps a local copy of interventions (to link requests to them
+and check access without calling back); requests themselves come with
+their own issue.
+"""
+from nameko.events import event_handler
+from nameko.rpc import rpc
+
+from fieldwork_common.db import Database
+from fieldwork_common.projection import store_copy
+
+from fieldwork_requests import SERVICE_NAME
+from fieldwork_requests.models import KnownIntervention
+
+
+class RequestsService:
+    name = SERVICE_NAME
+
+    db = Database(SERVICE_NAME, "fieldwork_requests:migrations")
+
+    @rpc
+    def health(self):
+        self.db.ping()
+        return {"service": self.name, "status": "ok"}
+
+    @event_handler("interventions", "intervention.created")
+    def on_intervention_created(self, envelope):
+        """Keeps the intervention's owner, client and company."""
+        store_copy(self.db, envelope, KnownIntervention,
+                   "requests.on_intervention_created")

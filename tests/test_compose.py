@@ -1,0 +1,221 @@
+"""Static checks of the docker compose stack (no Docker engine needed).
+
+Parses docker-compose.yml, the per-service Dockerfiles, the nameko config
+files and deploy/postgres/init.sql, and checks the properties the stack
+relies on: health-gated start-up, scalable nameko services, exec-form
+commands (so SIGTERM reaches nameko/gunicorn as PID 1) and non-root images.
+"""
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPOSE_FILE = ROOT / "docker-compose.yml"
+INIT_SQL = ROOT / "deploy" / "postgres" / "init.sql"
+
+INFRA = ["rabbitmq", "postgres", "mailpit"]
+NAMEKO_SERVICES = ["requests", "interventions", "timeclock", "notifications"]
+FIELDWORK_SERVICES = NAMEKO_SERVICES + ["gateway"]
+EXPECTED_PORTS = {
+    "rabbitmq": {"15672"},
+    "mailpit": {"8025"},
+    "gateway": {"8000"},
+}
+
+
+@pytest.fixture(scope="module")
+def services():
+    assert COMPOSE_FILE.is_file(), f"{COMPOSE_FILE} is missing"
+    document = yaml.safe_load(COMPOSE_FILE.read_text())
+    assert isinstance(document, dict) and isinstance(
+        document.get("services"), dict
+    ), "docker-compose.yml has no 'services' mapping"
+    return document["services"]
+
+
+def _depends_on(service):
+    deps = service.get("depends_on") or {}
+    if isinstance(deps, list):  # short syntax: no condition at all
+        return {name: {} for name in deps}
+    return deps
+
+
+def _container_port(entry):
+    """Container side of a port entry, short ("8000:8000") or long syntax."""
+    if isinstance(entry, dict):
+        return str(entry.get("target"))
+    text = str(entry).split("/")[0]
+    return text.rsplit(":", 1)[-1]
+
+
+def _dockerfile_instructions(name):
+    path = ROOT / "services" / name / "Dockerfile"
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    text = path.read_text()
+    # Join line continuations, drop comments and blank lines.
+    text = re.sub(r"\\\r?\n", " ", text)
+    instructions = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        keyword, _, argument = line.partition(" ")
+        instructions.append((keyword.upper(), argument.strip()))
+    return path, text, instructions
+
+
+def test_all_services_exist(services):
+    missing = [n for n in INFRA + FIELDWORK_SERVICES if n not in services]
+    assert not missing, f"docker-compose.yml lacks services: {missing}"
+
+
+@pytest.mark.parametrize("name", ["rabbitmq", "postgres"])
+def test_infrastructure_has_healthcheck(services, name):
+    healthcheck = services[name].get("healthcheck") or {}
+    assert healthcheck.get("test"), (
+        f"{name} has no healthcheck, so depends_on: service_healthy "
+        "cannot wait for it"
+    )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_fieldwork_services_wait_for_healthy_infrastructure(services, name):
+    deps = _depends_on(services[name])
+    for infra in ("rabbitmq", "postgres"):
+        assert infra in deps, f"{name} does not depend on {infra}"
+        condition = (deps[infra] or {}).get("condition")
+        assert condition == "service_healthy", (
+            f"{name} depends on {infra} with condition {condition!r}, "
+            "expected 'service_healthy'"
+        )
+
+
+def test_no_container_name(services):
+    named = [n for n, s in services.items() if "container_name" in s]
+    assert not named, (
+        f"services with container_name (prevents --scale): {named}"
+    )
+
+
+@pytest.mark.parametrize("name", NAMEKO_SERVICES)
+def test_nameko_services_publish_no_ports(services, name):
+    ports = services[name].get("ports")
+    assert not ports, (
+        f"{name} publishes ports {ports}; nameko services must publish none "
+        "so that they can be scaled"
+    )
+
+
+def test_only_expected_services_publish_ports(services):
+    publishing = {n for n, s in services.items() if s.get("ports")}
+    assert publishing == set(EXPECTED_PORTS), (
+        f"services publishing ports: {sorted(publishing)}, "
+        f"expected exactly {sorted(EXPECTED_PORTS)}"
+    )
+    for name, expected in EXPECTED_PORTS.items():
+        published = {_container_port(p) for p in services[name]["ports"]}
+        assert published == expected, (
+            f"{name} publishes container ports {sorted(published)}, "
+            f"expected {sorted(expected)}"
+        )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_command_is_exec_form_and_working_dir(services, name):
+    service = services[name]
+    command = service.get("command")
+    assert isinstance(command, list), (
+        f"{name}: command must be a list (exec form), got {command!r}"
+    )
+    assert all(isinstance(part, str) for part in command), (
+        f"{name}: every element of command must be a string: {command!r}"
+    )
+    expected_dir = f"/app/services/{name}"
+    assert service.get("working_dir") == expected_dir, (
+        f"{name}: working_dir is {service.get('working_dir')!r}, "
+        f"expected {expected_dir!r}"
+    )
+
+
+@pytest.mark.parametrize("name", NAMEKO_SERVICES)
+def test_nameko_service_command(services, name):
+    expected = ["nameko", "run", "--config", "config.yml",
+                f"fieldwork_{name}.service"]
+    assert services[name].get("command") == expected, (
+        f"{name}: command is {services[name].get('command')!r}, "
+        f"expected {expected!r}"
+    )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_dockerfile_runs_as_non_root(name):
+    path, _, instructions = _dockerfile_instructions(name)
+    users = [arg for keyword, arg in instructions if keyword == "USER"]
+    assert users, f"{path.relative_to(ROOT)} has no USER instruction"
+    user = users[-1].split(":")[0]
+    assert user not in ("root", "0"), (
+        f"{path.relative_to(ROOT)} runs as {users[-1]!r}; expected a non-root user"
+    )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_dockerfile_cmd_matches_compose_command(services, name):
+    path, _, instructions = _dockerfile_instructions(name)
+    rel = path.relative_to(ROOT)
+    cmds = [arg for keyword, arg in instructions if keyword == "CMD"]
+    assert cmds, f"{rel} has no CMD instruction"
+    try:
+        cmd = json.loads(cmds[-1])
+    except json.JSONDecodeError:
+        pytest.fail(f"{rel}: CMD is not in JSON exec form: {cmds[-1]!r}")
+    assert isinstance(cmd, list), f"{rel}: CMD is not a JSON array: {cmds[-1]!r}"
+    assert cmd == services[name].get("command"), (
+        f"{rel}: CMD {cmd!r} differs from the compose command "
+        f"{services[name].get('command')!r}"
+    )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_no_shell_wrapping(services, name):
+    path, text, instructions = _dockerfile_instructions(name)
+    for keyword, arg in instructions:
+        if keyword in ("CMD", "ENTRYPOINT"):
+            assert not re.search(r"\bsh\b.*-c\b", arg), (
+                f"{path.relative_to(ROOT)}: {keyword} wraps the process in "
+                f"'sh -c' ({arg!r}); SIGTERM would not reach it"
+            )
+    command = " ".join(services[name].get("command") or [])
+    assert not re.search(r"\bsh\b.*-c\b", command), (
+        f"{name}: compose command wraps the process in 'sh -c': {command!r}"
+    )
+    assert "entrypoint" not in services[name], (
+        f"{name}: compose entrypoint overrides the exec-form CMD"
+    )
+
+
+@pytest.mark.parametrize("name", NAMEKO_SERVICES)
+def test_nameko_service_has_config(name):
+    path = ROOT / "services" / name / "config.yml"
+    assert path.is_file(), f"{path.relative_to(ROOT)} is missing"
+    config = yaml.safe_load(path.read_text())
+    assert isinstance(config, dict) and "AMQP_URI" in config, (
+        f"{path.relative_to(ROOT)} does not set AMQP_URI"
+    )
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_init_sql_creates_role_and_database(name):
+    assert INIT_SQL.is_file(), f"{INIT_SQL.relative_to(ROOT)} is missing"
+    sql = " ".join(INIT_SQL.read_text().split())
+    role = rf"CREATE ROLE {name} LOGIN PASSWORD '{name}';"
+    database = rf"CREATE DATABASE fieldwork_{name} OWNER {name};"
+    assert re.search(re.escape(role), sql, re.IGNORECASE), (
+        f"init.sql does not create role {name!r} (expected {role!r})"
+    )
+    assert re.search(re.escape(database), sql, re.IGNORECASE), (
+        f"init.sql does not create database fieldwork_{name} owned by "
+        f"{name} (expected {database!r})"
+    )
