@@ -17,7 +17,8 @@ def create_app(settings=None, rpc_pool=None, accounts=None):
     app.json.sort_keys = False
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 1 * 1024 * 1024
-    app.extensions["rpc"] = rpc_pool or RpcPool(settings.amqp_uri, settings.rpc_timeout)
+    app.extensions["rpc"] = rpc_pool or RpcPool(settings.amqp_uri, settings.rpc_timeout,
+                                                               pooled=settings.rpc_pool)
     app.extensions["health_rpc"] = RpcPool(settings.amqp_uri, settings.health_timeout)
     app.extensions["accounts"] = accounts or Accounts(settings.database_url)
     errors.register(app)

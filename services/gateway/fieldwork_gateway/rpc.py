@@ -30,9 +30,14 @@ BROKEN = (RpcTimeout, socket.error, OSError, AMQPError, KombuOperationalError, C
 
 
 class RpcPool:
-    def __init__(self, amqp_uri, timeout):
+    """`pooled=False` makes a new proxy (a new AMQP connection and reply
+    queue) per request: kept only so that bench/ can measure the difference
+    (GATEWAY_RPC_POOL=off)."""
+
+    def __init__(self, amqp_uri, timeout, pooled=True):
         self.config = {"AMQP_URI": amqp_uri}
         self.timeout = timeout
+        self.pooled = pooled
         self._pid = None
         self._lock = threading.Lock()
         self._idle = None
@@ -87,7 +92,7 @@ class RpcPool:
             healthy = False
             raise
         finally:
-            if healthy:
+            if healthy and self.pooled:
                 idle.put(entry)
             else:
                 _stop_quietly(proxy)

@@ -18,6 +18,7 @@ class Settings:
     token_ttl: int = field(default_factory=lambda: int(os.environ.get("TOKEN_TTL", "3600")))
     rpc_timeout: float = field(default_factory=config.rpc_timeout)
     health_timeout: float = field(default_factory=lambda: float(os.environ.get("HEALTH_TIMEOUT", "3")))
+    rpc_pool: bool = field(default_factory=lambda: os.environ.get("GATEWAY_RPC_POOL", "on") != "off")
     admin_email: str = field(default_factory=lambda: os.environ.get("ADMIN_EMAIL", "admin@fieldwork.local"))
     admin_password: str = field(default_factory=lambda: os.environ.get("ADMIN_PASSWORD", "admin-password"))
 
