@@ -2,10 +2,8 @@
 gateway as OS processes (the commands docker-compose.yml names), against
 real RabbitMQ and PostgreSQL in a vhost and databases of this run's own,
 and a real SMTP server owned by the test session."""
-import os
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -19,7 +17,7 @@ from fieldwork_common.testing.smtp import SmtpSink, free_port
 
 ADMIN_EMAIL = "admin@test.fieldwork"
 ADMIN_PASSWORD = "admin-test-password"
-JWT_SECRET = "integration-test-secret"
+JWT_SECRET = "integration-test-secret-of-at-least-32-bytes"
 
 
 @pytest.fixture(scope="session")

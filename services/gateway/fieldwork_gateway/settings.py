@@ -7,7 +7,7 @@ from fieldwork_common import config
 
 log = logging.getLogger(__name__)
 
-DEV_JWT_SECRET = "dev-only-secret-change-me"
+DEV_JWT_SECRET = "dev-only-secret-change-me-in-production-please"
 
 
 @dataclass
