@@ -1,0 +1,65 @@
+import re
+import uuid
+
+import pytest
+
+from fieldwork_common import config
+from fieldwork_common.db import engine_url
+from fieldwork_common.envelope import ENVELOPE_FIELDS, exchange_name, make_envelope
+from fieldwork_common.errors import Conflict, FieldworkError, InvalidInput, NotFound
+from fieldwork_common.principal import Principal
+
+
+def test_envelope_has_every_field_of_the_contract():
+    envelope = make_envelope("interventions", "intervention.created", "abc", {"x": 1},
+                             correlation_id="req-1")
+    assert tuple(envelope) == ENVELOPE_FIELDS
+    uuid.UUID(envelope["event_id"])
+    assert envelope["event_version"] == 1
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", envelope["occurred_at"])
+    assert envelope["producer"] == "interventions"
+    assert envelope["correlation_id"] == "req-1"
+    assert envelope["data"] == {"x": 1}
+
+
+def test_an_envelope_without_correlation_correlates_to_itself():
+    envelope = make_envelope("p", "t", 1, {})
+    assert envelope["correlation_id"] == envelope["event_id"]
+    assert envelope["aggregate_id"] == "1"
+
+
+def test_exchange_naming_follows_nameko():
+    assert exchange_name("interventions") == "interventions.events"
+
+
+def test_each_service_derives_its_own_database(monkeypatch):
+    monkeypatch.delenv("INTERVENTIONS_DATABASE_URL", raising=False)
+    monkeypatch.setenv("POSTGRES_URL", "postgresql://u:p@db:5432/ignored")
+    assert config.database_url("interventions") == "postgresql://u:p@db:5432/fieldwork_interventions"
+    monkeypatch.setenv("INTERVENTIONS_DATABASE_URL", "postgresql://x@y/z")
+    assert config.database_url("interventions") == "postgresql://x@y/z"
+
+
+def test_bare_postgresql_urls_use_psycopg2():
+    assert engine_url("postgresql://u@h/d").drivername == "postgresql+psycopg2"
+    assert engine_url("postgresql+psycopg2://u@h/d").drivername == "postgresql+psycopg2"
+
+
+def test_principal_round_trips_through_json():
+    principal = Principal(user_id="u", role="client", client_id="c")
+    assert Principal.from_json(principal.to_json()) == principal
+
+
+@pytest.mark.parametrize("error,status", [(InvalidInput, 400), (NotFound, 404), (Conflict, 409)])
+def test_errors_carry_code_message_and_details(error, status):
+    exc = error("Nope.", {"field": "x"})
+    assert exc.http_status == status
+    assert exc.as_body() == {"error": {"code": exc.code, "message": "Nope.", "details": {"field": "x"}}}
+    assert isinstance(exc, FieldworkError)
+
+
+def test_errors_survive_nameko_serialisation():
+    from nameko.exceptions import deserialize, serialize
+    back = deserialize(serialize(InvalidInput("Bad.", {"a": ["b"]})))
+    assert isinstance(back, InvalidInput)
+    assert (back.message, back.details) == ("Bad.", {"a": ["b"]})

@@ -1,0 +1,197 @@
+"""The gateway with its boundaries faked: the RPC pool and the accounts
+store. What is tested here is the HTTP layer: tokens, roles, bodies, error
+mapping and the OpenAPI document."""
+import time
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import jwt
+import pytest
+from nameko.exceptions import RemoteError, RpcTimeout
+
+from fieldwork_common.errors import NotFound
+from fieldwork_gateway.app import create_app
+from fieldwork_gateway.auth import issue_token
+from fieldwork_gateway.routes import api
+from fieldwork_gateway.settings import Settings
+
+SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
+
+
+class FakeCluster:
+    def __init__(self, answers):
+        self.answers = answers
+        self.calls = []
+
+    def __getitem__(self, service):
+        cluster = self
+
+        class Service:
+            def __getattr__(self, method):
+                def call(**kwargs):
+                    cluster.calls.append((service, method, kwargs, cluster.principal))
+                    answer = cluster.answers.get((service, method))
+                    if isinstance(answer, BaseException):
+                        raise answer
+                    return answer
+                return call
+        return Service()
+
+
+class FakePool:
+    def __init__(self, answers=None):
+        self.cluster_ = FakeCluster(answers or {})
+
+    @contextmanager
+    def cluster(self, principal=None, correlation_id=None):
+        self.cluster_.principal = principal
+        yield self.cluster_
+
+
+class FakeAccounts:
+    def __init__(self):
+        self.users = {}
+
+    def authenticate(self, email, password):
+        user = self.users.get(email)
+        return user if user and user.password == password else None
+
+
+@pytest.fixture
+def pool():
+    return FakePool()
+
+
+@pytest.fixture
+def accounts():
+    return FakeAccounts()
+
+
+@pytest.fixture
+def client(pool, accounts):
+    app = create_app(Settings(jwt_secret=SECRET, amqp_uri="memory://", database_url="postgresql://x@y/z"),
+                     rpc_pool=pool, accounts=accounts)
+    return app.test_client()
+
+
+def token(role="admin", **links):
+    user = SimpleNamespace(id="u1", role=role, company_id=links.get("company_id"),
+                           technician_id=links.get("technician_id"), client_id=links.get("client_id"))
+    return {"Authorization": "Bearer " + issue_token(user, SECRET, 600)}
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body["error"]) == {"code", "message", "details"}
+    return body["error"]
+
+
+def test_login_issues_a_bearer_token(client, accounts):
+    accounts.users["a@example.test"] = SimpleNamespace(
+        id="u1", role="manager", company_id="co1", technician_id=None, client_id=None, password="pw")
+    body = client.post("/auth/token", json={"email": "a@example.test", "password": "pw"}).get_json()
+    claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"])
+    assert (claims["sub"], claims["role"], claims["company_id"]) == ("u1", "manager", "co1")
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+
+
+def test_a_wrong_password_is_401(client):
+    error_of(client.post("/auth/token", json={"email": "a@example.test", "password": "x"}), 401)
+
+
+def test_the_principal_travels_to_the_service(client, pool):
+    pool.cluster_.answers[("interventions", "get_intervention")] = {"id": "i1"}
+    response = client.get("/interventions/i1", headers=token("client", client_id="c1"))
+    assert response.status_code == 200
+    [(service, method, kwargs, principal)] = pool.cluster_.calls
+    assert (service, method, kwargs) == ("interventions", "get_intervention", {"intervention_id": "i1"})
+    assert (principal.role, principal.client_id, principal.user_id) == ("client", "c1", "u1")
+
+
+def test_a_role_outside_the_route_is_403_and_no_service_is_called(client, pool):
+    error = error_of(client.post("/companies", json={"name": "X"}, headers=token("manager")), 403)
+    assert error["details"]["allowed_roles"] == ["admin"]
+    assert pool.cluster_.calls == []
+
+
+def test_an_expired_token_is_401(client):
+    now = int(time.time())
+    expired = jwt.encode({"sub": "u", "role": "admin", "iat": now - 100, "exp": now - 1},
+                         SECRET, algorithm="HS256")
+    error = error_of(client.get("/interventions/x", headers={"Authorization": f"Bearer {expired}"}), 401)
+    assert "expired" in error["message"]
+
+
+def test_unknown_fields_and_wrong_types_are_400_and_no_service_is_called(client, pool):
+    error = error_of(client.post("/companies", json={"name": "X", "extra": 1}, headers=token()), 400)
+    assert error["details"]["fields"] == {"extra": ["Unknown field."]}
+    error = error_of(client.post("/intervention-types", json={"name": "X", "location": "moon"},
+                                 headers=token()), 400)
+    assert "location" in error["details"]["fields"]
+    assert pool.cluster_.calls == []
+
+
+def test_service_errors_keep_their_status(client, pool):
+    pool.cluster_.answers[("interventions", "get_intervention")] = NotFound("Intervention not found.",
+                                                                             {"intervention_id": "x"})
+    error = error_of(client.get("/interventions/x", headers=token()), 404)
+    assert error == {"code": "not_found", "message": "Intervention not found.",
+                     "details": {"intervention_id": "x"}}
+
+
+def test_an_unexpected_service_error_is_a_generic_500(client, pool):
+    pool.cluster_.answers[("interventions", "get_intervention")] = RemoteError(
+        "ZeroDivisionError", "division by zero at /srv/secret/path.py")
+    response = client.get("/interventions/x", headers=token())
+    error = error_of(response, 500)
+    assert error == {"code": "internal_error", "message": "An unexpected error occurred.", "details": {}}
+    assert "ZeroDivision" not in response.get_data(as_text=True)
+
+
+def test_an_unexpected_gateway_error_is_a_generic_500(client, pool):
+    pool.cluster_.answers[("interventions", "create_company")] = RuntimeError("secret internals")
+    response = client.post("/companies", json={"name": "X"}, headers=token())
+    error_of(response, 500)
+    assert "secret" not in response.get_data(as_text=True)
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_rpc_timeouts_become_503():
+    from fieldwork_gateway.rpc import RpcPool
+
+    class TimingOut(RpcPool):
+        def _new(self):
+            proxy = SimpleNamespace(_worker_ctx=SimpleNamespace(data={}), stop=lambda: None)
+            return proxy, None
+
+    pool = TimingOut("memory://", timeout=1.5)
+    app = create_app(Settings(jwt_secret=SECRET, amqp_uri="memory://", database_url="postgresql://x@y/z"),
+                     rpc_pool=pool, accounts=FakeAccounts())
+
+    @app.get("/boom")
+    def boom():
+        with pool.cluster():
+            raise RpcTimeout(1.5)
+    error = error_of(app.test_client().get("/boom"), 503)
+    assert error["details"] == {"timeout_s": 1.5}
+    assert pool._idle.empty(), "a proxy that timed out must not go back to the pool"
+
+
+def test_the_openapi_document_lists_every_route(client):
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    for route in api.routes:
+        path = route.path.replace("<", "{").replace(">", "}")
+        assert route.method.lower() in document["paths"][path], (route.method, path)
+    create = document["paths"]["/interventions"]["post"]
+    assert create["security"] == [{"bearer": []}]
+    assert set(create["responses"]) >= {"201", "400", "401", "403", "503"}
+
+
+def test_the_docs_page_works_offline(client):
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert b"/docs/assets/swagger-ui-bundle.js" in page.data and b"https://" not in page.data
+    assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs/assets/swagger-ui.css").status_code == 200

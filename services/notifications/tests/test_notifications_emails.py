@@ -1,0 +1,54 @@
+import pytest
+from nameko.testing.services import worker_factory
+
+from fieldwork_common.errors import Forbidden
+from fieldwork_common.principal import Principal
+from fieldwork_notifications.domain import emails
+from fieldwork_notifications.service import NotificationsService, retry_delay
+from fieldwork_notifications.templates import render
+
+CREATED = {"id": "0123abcd-0000-0000-0000-000000000000", "location": "workshop",
+           "description": "Écran qui clignote",
+           "client": {"id": "c", "name": "Mme Durand", "email": "durand@example.test", "locale": "fr"},
+           "technician": {"id": "t", "name": "Paul", "email": "p@example.test"},
+           "type": {"id": "k", "name": "Réparation", "location": "workshop"}}
+
+
+@pytest.mark.parametrize("locale,language", [("fr", "fr"), ("en", "en"), ("en-GB", "en"),
+                                             ("de", "fr"), (None, "fr"), ("", "fr")])
+def test_french_unless_english(locale, language):
+    assert emails.language_of(locale) == language
+
+
+def test_intervention_created_emails_the_client():
+    [email] = emails.on_intervention_created(CREATED)
+    assert (email.template, email.recipient, email.language) == (
+        "intervention_created", "durand@example.test", "fr")
+    assert email.context["reference"] == "0123ABCD"
+
+
+def test_no_email_without_an_address():
+    assert emails.on_intervention_created({**CREATED, "client": {"email": ""}}) == []
+
+
+def test_templates_render_in_both_languages():
+    [email] = emails.on_intervention_created(CREATED)
+    subject, body = render(email.template, "fr", email.context)
+    assert subject == "Votre intervention 0123ABCD est enregistrée"
+    assert "Bonjour Mme Durand" in body and "Réparation" in body and "Paul" in body
+    subject, body = render(email.template, "en", email.context)
+    assert subject == "Your intervention 0123ABCD is registered"
+    assert body.startswith("Hello Mme Durand")
+
+
+def test_retries_back_off_and_are_capped():
+    delays = [retry_delay(n).total_seconds() for n in range(1, 12)]
+    assert delays[:3] == [30, 60, 120]
+    assert delays == sorted(delays) and max(delays) == 3600
+
+
+def test_the_email_log_is_for_admins():
+    service = worker_factory(NotificationsService,
+                             principal=Principal(user_id="u", role="client", client_id="c"))
+    with pytest.raises(Forbidden):
+        service.list_emails()
