@@ -42,8 +42,3 @@ def smtp_settings():
         "sender": os.environ.get("SMTP_FROM", "Fieldwork <no-reply@fieldwork.local>"),
     }
 
-
-def public_url():
-    """Where people reach the gateway; used in links inside emails."""
-    port = os.environ.get("GATEWAY_PORT", "8000")
-    return os.environ.get("PUBLIC_URL", f"http://localhost:{port}").rstrip("/")

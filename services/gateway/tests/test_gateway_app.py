@@ -195,3 +195,13 @@ def test_the_docs_page_works_offline(client):
     assert b"/docs/assets/swagger-ui-bundle.js" in page.data and b"https://" not in page.data
     assert client.get("/docs/assets/swagger-ui-bundle.js").status_code == 200
     assert client.get("/docs/assets/swagger-ui.css").status_code == 200
+
+
+def test_the_committed_openapi_document_is_current():
+    import json
+    from pathlib import Path
+
+    from fieldwork_gateway.openapi import build_spec
+    committed = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+    assert json.loads(committed.read_text()) == json.loads(json.dumps(build_spec(api))), \
+        "docs/openapi.json is stale: run `python tools/export_openapi.py`"

@@ -1,0 +1,57 @@
+"""Architecture rules that hold the codebase together (STYLE.md): no service
+imports another's package; `domain/` knows no framework; libs/common holds
+no domain code."""
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SERVICES = ("requests", "interventions", "timeclock", "notifications", "gateway")
+FRAMEWORKS = ("nameko", "sqlalchemy", "flask", "kombu", "amqp", "eventlet", "alembic", "jinja2",
+              "marshmallow", "psycopg2", "werkzeug")
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module
+
+
+def python_files(folder):
+    return list(folder.rglob("*.py"))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_imports_no_other_service(service):
+    others = {f"fieldwork_{s}" for s in SERVICES if s != service}
+    offenders = [(str(path.relative_to(REPO)), module)
+                 for path in python_files(REPO / "services" / service)
+                 for module in imported_modules(path) if module.split(".")[0] in others]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s != "gateway"])
+def test_domain_code_knows_no_framework(service):
+    domain = REPO / "services" / service / f"fieldwork_{service}" / "domain"
+    assert domain.is_dir(), f"{service} has no domain/ package"
+    offenders = [(str(path.relative_to(REPO)), module)
+                 for path in domain.rglob("*.py")
+                 for module in imported_modules(path) if module.split(".")[0] in FRAMEWORKS]
+    assert offenders == []
+
+
+def test_common_imports_no_service():
+    services = {f"fieldwork_{s}" for s in SERVICES}
+    offenders = [(str(path.relative_to(REPO)), module)
+                 for path in (REPO / "libs" / "common").rglob("*.py")
+                 for module in imported_modules(path) if module.split(".")[0] in services]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("folder", ["libs/common"] + [f"services/{s}" for s in SERVICES])
+def test_every_package_is_installable(folder):
+    assert (REPO / folder / "pyproject.toml").is_file()
