@@ -1,7 +1,10 @@
 """The HTTP resources. Views only translate: the role check and the body
 come from the route's declaration (api.py), the rules live in services."""
+import re
+
 from flask import current_app, g, request
 
+from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import InvalidInput, NotFound, Unauthenticated
 from fieldwork_common.principal import SYSTEM
 from fieldwork_gateway import schemas
@@ -16,11 +19,20 @@ ADMIN = ("admin",)
 SERVICES = ("requests", "interventions", "timeclock", "notifications")
 
 
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def correlation_id():
+    """The caller's X-Correlation-Id when it is a sane token, else none (the
+    pool makes one): it ends up in every event's envelope."""
+    value = request.headers.get("X-Correlation-Id", "")
+    return value if CORRELATION_ID.fullmatch(value) else None
+
+
 def rpc(principal=None):
     """The caller's proxy to the cluster for this request."""
     return current_app.extensions["rpc"].cluster(
-        principal if principal is not None else g.principal,
-        correlation_id=request.headers.get("X-Correlation-Id"))
+        principal if principal is not None else g.principal, correlation_id=correlation_id())
 
 
 def call(service, method, **kwargs):
@@ -80,7 +92,7 @@ def create_user(body):
             if key != "company_id" and not body.get("company_id"):
                 body["company_id"] = linked["company_id"]
     user = current_app.extensions["accounts"].create_user(**body)
-    return schemas.User().dump(user)
+    return {**user, "created_at": rfc3339(user["created_at"])}
 
 
 # --- master data ---------------------------------------------------------------

@@ -123,6 +123,8 @@ class InterventionsService:
     def create_client(self, name, email, company_id, locale="fr"):
         """Admin. Publishes client.created."""
         _require_admin(self.principal, company_id)
+        if locale not in rules.LOCALES:
+            raise InvalidInput("Unknown locale.", {"locale": locale, "allowed": list(rules.LOCALES)})
         with self.db.unit_of_work() as uow:
             _referenced(uow.session, Company, company_id, "company_id")
             client = Client(name=name, email=email, company_id=company_id, locale=locale)

@@ -32,3 +32,12 @@ def test_health_pings_the_database():
     service = worker_factory(InterventionsService)
     assert service.health() == {"service": "interventions", "status": "ok"}
     service.db.ping.assert_called_once()
+
+
+def test_a_client_gets_one_of_the_email_languages():
+    from fieldwork_common.errors import InvalidInput
+    service = worker_factory(InterventionsService, principal=Principal(user_id="a", role="admin"))
+    with pytest.raises(InvalidInput) as caught:
+        service.create_client("A", "a@example.test", "c", locale="de")
+    assert caught.value.details["allowed"] == ["fr", "en"]
+    service.db.unit_of_work.assert_not_called()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 
 LOCATIONS = ("workshop", "at_home", "on_site")
+LOCALES = ("fr", "en")  # the languages emails are written in
 
 # Workshop steps (Proaxive: prise en charge → en atelier → tests finaux →
 # en attente de retrait → livrée). The first step of a workshop repair.

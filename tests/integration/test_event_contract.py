@@ -1,0 +1,299 @@
+"""The event contract (DESIGN.md §2, docs/asyncapi.yaml).
+
+Real events, published by the running platform, are read the way another
+system would read them: with a plain AMQP client (kombu, not nameko), from a
+queue of our own bound to the producer's topic exchange. Each one must match
+the schema the AsyncAPI document gives for its message, and every event the
+services publish must be documented there.
+
+Queues here are exclusive and auto-delete: they vanish with the connection.
+"""
+import socket
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft7Validator
+from kombu import Connection, Consumer, Exchange, Queue
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+
+from fieldwork_common.envelope import ENVELOPE_FIELDS
+
+ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
+DOC_URI = "urn:fieldwork:asyncapi"  # the base the document's `#/...` refs resolve against
+PRODUCER = "interventions"
+EXCHANGE = Exchange(f"{PRODUCER}.events", type="topic", durable=True)
+TIMEOUT = 20.0
+
+
+# --- the document -------------------------------------------------------------
+
+class Contract:
+    """docs/asyncapi.yaml, with a JSON Schema validator per message."""
+
+    def __init__(self, path=ASYNCAPI):
+        with open(path, encoding="utf-8") as f:
+            self.doc = yaml.safe_load(f)
+        resource = Resource.from_contents(self.doc, default_specification=DRAFT7)
+        self.registry = Registry().with_resource(DOC_URI, resource)
+
+    def resolve(self, ref):
+        """The node a local `#/a/b` ref points at (KeyError if none)."""
+        assert ref.startswith("#/"), f"only local refs are expected, got {ref!r}"
+        node = self.doc
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node
+
+    def producer_of(self, channel):
+        exchange = channel["bindings"]["amqp"]["exchange"]["name"]
+        return exchange[:-len(".events")] if exchange.endswith(".events") else None
+
+    def channels(self, producer=None):
+        return {name: channel for name, channel in self.doc["channels"].items()
+                if producer is None or self.producer_of(channel) == producer}
+
+    def message_ref(self, event_type):
+        return self.doc["channels"][event_type]["subscribe"]["message"]["$ref"]
+
+    def validator(self, event_type):
+        schema = {"$ref": f"{DOC_URI}{self.message_ref(event_type)}/payload"}
+        return Draft7Validator(schema, registry=self.registry,
+                               format_checker=Draft7Validator.FORMAT_CHECKER)
+
+    def errors(self, event_type, envelope):
+        return [f"{'/'.join(map(str, e.absolute_path)) or '<envelope>'}: {e.message}"
+                for e in self.validator(event_type).iter_errors(envelope)]
+
+
+@pytest.fixture(scope="module")
+def contract():
+    return Contract()
+
+
+def _refs(node, path=""):
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref":
+                yield path, value
+            else:
+                yield from _refs(value, f"{path}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _refs(value, f"{path}/{i}")
+
+
+# --- a plain AMQP subscriber --------------------------------------------------
+
+class Subscription:
+    def __init__(self, connection):
+        self.connection = connection
+        self.messages = []
+
+    def on_message(self, body, message):
+        self.messages.append(message)
+        message.ack()
+
+    def wait_until(self, done, what, timeout=TIMEOUT):
+        """Drain deliveries until `done(messages)` is truthy; never sleeps
+        blindly: each wait ends as soon as a message arrives."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = done(self.messages)
+            if found:
+                return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [(m.delivery_info.get("routing_key"), _payload(m).get("aggregate_id"))
+                        for m in self.messages]
+                raise AssertionError(f"timed out after {timeout}s waiting for {what}; "
+                                     f"received {seen}")
+            try:
+                self.connection.drain_events(timeout=min(remaining, 1.0))
+            except socket.timeout:
+                pass
+
+
+@contextmanager
+def subscription(amqp_uri, routing_key):
+    """Bind a fresh exclusive, auto-delete queue to `interventions.events`
+    with `routing_key`, and consume from it. The exchange, queue and binding
+    are declared on entry, so anything published after that is delivered."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        queue = Queue(f"contract-test-{uuid.uuid4().hex}", exchange=EXCHANGE,
+                      routing_key=routing_key, durable=False, exclusive=True, auto_delete=True)
+        sub = Subscription(connection)
+        with Consumer(channel, queues=[queue], callbacks=[sub.on_message], accept=["json"]):
+            yield sub
+
+
+def _payload(message):
+    try:
+        body = message.payload
+    except Exception:  # not JSON: the assertions will say so
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _data(message):
+    data = _payload(message).get("data")
+    return data if isinstance(data, dict) else {}
+
+
+def _instant(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- tests against the running platform ---------------------------------------
+
+def test_a_plain_kombu_consumer_reads_intervention_created(isolation, world, contract):
+    company = world.company()
+    client = world.client(company, locale="en")
+    technician = world.technician(company)
+    with subscription(isolation.amqp_uri, "intervention.created") as sub:
+        intervention = world.intervention(client=client, technician=technician)
+        [message] = sub.wait_until(
+            lambda messages: [m for m in messages if _data(m).get("id") == intervention["id"]],
+            f"intervention.created of {intervention['id']}")
+
+    assert message.delivery_info["exchange"] == "interventions.events"
+    assert message.delivery_info["routing_key"] == "intervention.created"
+    assert message.properties.get("delivery_mode") == 2, message.properties
+    assert message.content_type == "application/json"
+    envelope = message.payload
+    assert set(envelope) == set(ENVELOPE_FIELDS) and len(envelope) == 8, sorted(envelope)
+    assert envelope["event_type"] == "intervention.created"
+    assert envelope["producer"] == "interventions"
+    assert envelope["aggregate_id"] == intervention["id"]
+    assert envelope["event_version"] == 1
+    # What the document promises about the AMQP message itself:
+    assert message.properties.get("message_id") == envelope["event_id"]
+    assert message.headers.get("nameko.correlation_id") == envelope["correlation_id"]
+
+    assert contract.errors("intervention.created", envelope) == []
+
+    data = envelope["data"]
+    for key, value in intervention.items():  # the event carries what the API answered
+        if key == "created_at":
+            assert _instant(data[key]) == _instant(value)
+        else:
+            assert data[key] == value, key
+    assert data["client"] == {key: client[key] for key in ("id", "name", "email", "locale")}
+    assert data["client"]["locale"] == "en"
+    assert data["technician"] == {key: technician[key] for key in ("id", "name", "email")}
+    assert data["type"]["id"] == intervention["type_id"]
+    assert data["type"]["location"] == intervention["location"] == "workshop"
+
+
+def test_every_documented_event_is_published_as_documented(isolation, world, contract):
+    documented = contract.channels(PRODUCER)
+    assert documented, "the document names no channel of the interventions service"
+    with subscription(isolation.amqp_uri, "#") as sub:
+        company = world.company()
+        client = world.client(company)
+        technician = world.technician(company)
+        intervention = world.intervention(client=client, technician=technician)
+        expected = {
+            ("company.created", company["id"]),
+            ("client.created", client["id"]),
+            ("technician.created", technician["id"]),
+            ("equipment.created", intervention["equipment_id"]),
+            ("intervention_type.created", intervention["type_id"]),
+            ("intervention.created", intervention["id"]),
+        }
+
+        def all_arrived(messages):
+            seen = {(m.delivery_info["routing_key"], _payload(m).get("aggregate_id"))
+                    for m in messages}
+            return expected <= seen
+        sub.wait_until(all_arrived, f"the events of {sorted(expected)}")
+        messages = list(sub.messages)
+
+    by_type = {}
+    for message in messages:
+        assert message.delivery_info["routing_key"] == _payload(message).get("event_type")
+        by_type.setdefault(message.delivery_info["routing_key"], []).append(message)
+
+    undocumented = set(by_type) - set(documented)
+    assert not undocumented, f"published but not in docs/asyncapi.yaml: {sorted(undocumented)}"
+
+    for event_type in documented:
+        assert by_type.get(event_type), f"documented but never published: {event_type}"
+        for message in by_type[event_type]:
+            assert message.properties.get("delivery_mode") == 2
+            assert message.content_type == "application/json"
+            errors = contract.errors(event_type, message.payload)
+            assert errors == [], f"{event_type} does not match its documented schema: {errors}"
+
+
+# --- the document itself --------------------------------------------------------
+
+def test_the_asyncapi_document_is_valid_and_every_message_has_a_schema(contract):
+    doc = contract.doc
+    assert doc["asyncapi"] == "2.6.0"
+    assert doc["servers"]["production"]["url"] == "rabbitmq:5672"
+    assert doc["servers"]["local"]["url"] == "127.0.0.1:5672"
+    assert {server["protocol"] for server in doc["servers"].values()} == {"amqp"}
+
+    dangling = []
+    for where, ref in _refs(doc):
+        try:
+            contract.resolve(ref)
+        except (KeyError, IndexError, ValueError, TypeError):
+            dangling.append(f"{where}: {ref}")
+    assert dangling == [], dangling
+
+    schemas = doc["components"]["schemas"]
+    for name, schema in schemas.items():
+        Draft7Validator.check_schema(schema)
+
+    envelope = schemas["Envelope"]
+    assert set(envelope["required"]) == set(envelope["properties"]) == set(ENVELOPE_FIELDS)
+    assert envelope["additionalProperties"] is False
+
+    assert doc["channels"], "no channel"
+    for event_type, channel in doc["channels"].items():
+        amqp = channel["bindings"]["amqp"]
+        assert amqp["is"] == "routingKey", event_type
+        exchange = amqp["exchange"]
+        assert exchange["type"] == "topic" and exchange["durable"] is True, event_type
+        assert exchange["name"] == f"{contract.producer_of(channel)}.events", event_type
+        message = contract.resolve(contract.message_ref(event_type))
+        assert message["payload"]["allOf"][0] == {"$ref": "#/components/schemas/Envelope"}
+        specific = message["payload"]["allOf"][1]["properties"]
+        assert specific["event_type"] == {"const": event_type}
+        assert specific["producer"] == {"const": contract.producer_of(channel)}
+        data_ref = specific["data"]["$ref"]
+        assert data_ref.startswith("#/components/schemas/"), data_ref
+        data_schema = contract.resolve(data_ref)
+        assert data_schema["type"] == "object" and data_schema["additionalProperties"] is False
+        Draft7Validator.check_schema(message["payload"])
+        contract.validator(event_type)  # builds, i.e. every ref in it resolves
+
+
+def test_documented_payload_fields_are_those_the_service_builds(contract):
+    """Static cross-check with the field lists of the interventions service:
+    each payload documents exactly the keys the code sets, all required."""
+    from fieldwork_interventions import service
+
+    built = {
+        "company.created": service.COMPANY_FIELDS,
+        "technician.created": service.TECHNICIAN_FIELDS,
+        "client.created": service.CLIENT_FIELDS,
+        "intervention_type.created": service.TYPE_FIELDS,
+        "equipment.created": service.EQUIPMENT_FIELDS,
+        "intervention.created": service.INTERVENTION_FIELDS + ("client", "technician", "type"),
+    }
+    assert set(contract.channels(PRODUCER)) == set(built)
+    for event_type, fields in built.items():
+        message = contract.resolve(contract.message_ref(event_type))
+        data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])
+        assert set(data["properties"]) == set(fields), event_type
+        assert set(data["required"]) == set(fields), event_type
