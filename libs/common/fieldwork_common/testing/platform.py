@@ -52,15 +52,19 @@ class Process:
     def alive(self):
         return self.popen is not None and self.popen.poll() is None
 
+    terminating: bool = False
+
     def signal(self, sig):
         if self.alive:
             os.kill(self.popen.pid, sig)
+            self.terminating = self.terminating or sig == signal.SIGTERM
 
     def stop(self, timeout=20):
         """SIGTERM, let in-flight work finish, then SIGKILL if it must."""
         if not self.alive:
             return
-        self.signal(signal.SIGTERM)
+        if not self.terminating:
+            self.signal(signal.SIGTERM)
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -122,9 +126,14 @@ class LocalPlatform:
             tails = "\n".join(f"--- {p.name}\n{p.log_tail(15)}" for p in self.processes.values())
             raise AssertionError(f"the platform is not healthy after {timeout}s\n{tails}") from None
 
-    def stop(self):
-        for proc in reversed(list(self.processes.values())):
-            proc.stop()
+    def stop(self, timeout=20):
+        """SIGTERM to every process at once (each takes ~2 s to drain), then
+        wait; SIGKILL what is still running after `timeout`."""
+        procs = [p for p in self.processes.values() if p.alive]
+        for proc in procs:
+            proc.signal(signal.SIGTERM)
+        for proc in procs:
+            proc.stop(timeout)
 
 
 def _resolve(program, bin_dir):
