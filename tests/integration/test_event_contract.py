@@ -192,7 +192,7 @@ def test_a_plain_kombu_consumer_reads_intervention_created(isolation, world, con
     assert data["type"]["location"] == intervention["location"] == "workshop"
 
 
-def test_every_documented_event_is_published_as_documented(isolation, world, contract):
+def test_every_documented_event_is_published_as_documented(isolation, world, admin, contract):
     documented = contract.channels(PRODUCER)
     assert documented, "the document names no channel of the interventions service"
     with subscription(isolation.amqp_uri, "#") as sub:
@@ -200,7 +200,11 @@ def test_every_documented_event_is_published_as_documented(isolation, world, con
         client = world.client(company)
         technician = world.technician(company)
         intervention = world.intervention(client=client, technician=technician)
+        updated = admin.request("PATCH", f"/interventions/{intervention['id']}",
+                                json={"description": "Battery too", "version": 1})
+        assert updated.status_code == 200, updated.text
         expected = {
+            ("intervention.updated", intervention["id"]),
             ("company.created", company["id"]),
             ("client.created", client["id"]),
             ("technician.created", technician["id"]),
@@ -290,6 +294,7 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
         "intervention_type.created": service.TYPE_FIELDS,
         "equipment.created": service.EQUIPMENT_FIELDS,
         "intervention.created": service.INTERVENTION_FIELDS + ("client", "technician", "type"),
+        "intervention.updated": ("id", "version", "changes", "updated_by"),
     }
     assert set(contract.channels(PRODUCER)) == set(built)
     for event_type, fields in built.items():

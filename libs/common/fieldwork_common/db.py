@@ -9,6 +9,8 @@ the state change and the events it produced in one transaction (the outbox),
 then wakes the relay that publishes them.
 """
 import logging
+import os
+import time
 import zlib
 from contextlib import contextmanager
 
@@ -22,8 +24,8 @@ from sqlalchemy.pool import NullPool
 
 from fieldwork_common import config
 from fieldwork_common.envelope import make_envelope
-from fieldwork_common.errors import Unavailable
-from fieldwork_common.outbox import OutboxRelay, inbox, outbox
+from fieldwork_common.errors import Conflict, Unavailable
+from fieldwork_common.outbox import OutboxRelay, idempotency_keys, inbox, outbox
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +118,13 @@ def run_alembic_env():
         context.run_migrations()
 
 
+class Stored:
+    """A response stored under an idempotency key."""
+
+    def __init__(self, response):
+        self.response = response
+
+
 class UnitOfWork:
     """One database transaction. Events recorded with `publish()` are
     written to the outbox in the same transaction, so they exist if and
@@ -137,6 +146,30 @@ class UnitOfWork:
         self.events.append(envelope)
         return envelope
 
+    def claim(self, key, request_hash):
+        """Take an idempotency key for this transaction. Returns None when
+        the key is new (the command runs), else the stored response of the
+        command that used it first. A concurrent call with the same key
+        waits here until the first one commits or rolls back."""
+        inserted = self.session.execute(
+            sa.dialects.postgresql.insert(idempotency_keys)
+            .values(key=key, request_hash=request_hash)
+            .on_conflict_do_nothing()
+            .returning(idempotency_keys.c.key)).first()
+        if inserted is not None:
+            return None
+        row = self.session.execute(
+            sa.select(idempotency_keys.c.request_hash, idempotency_keys.c.response)
+            .where(idempotency_keys.c.key == key)).one()
+        if request_hash and row.request_hash and row.request_hash != request_hash:
+            raise Conflict("This Idempotency-Key was used for a different request.",
+                           {"reason": "idempotency_key_reused"})
+        return Stored(row.response)
+
+    def remember(self, key, response):
+        self.session.execute(idempotency_keys.update().where(idempotency_keys.c.key == key)
+                             .values(response=response))
+
     def first_time(self, envelope, consumer):
         """Record that `consumer` handled this event; False if it already
         had (a redelivery), in which case the caller must do nothing."""
@@ -148,16 +181,40 @@ class UnitOfWork:
         return inserted is not None
 
 
+class CallContext:
+    """What the caller said about this call, beyond its arguments: an
+    idempotency key (with a hash of the request it was first used for) and
+    a deadline after which the caller no longer waits for the answer."""
+
+    def __init__(self, idempotency_key=None, request_hash=None, deadline=None):
+        self.idempotency_key = idempotency_key
+        self.request_hash = request_hash
+        self.deadline = deadline
+
+    @classmethod
+    def from_context_data(cls, data):
+        deadline = data.get("deadline")
+        try:
+            deadline = float(deadline) if deadline is not None else None
+        except (TypeError, ValueError):
+            deadline = None
+        return cls(data.get("idempotency_key"), data.get("request_hash"), deadline)
+
+    def expired(self, now=None):
+        return self.deadline is not None and (now or time.time()) > self.deadline
+
+
 class Db:
     """What a worker gets: sessions and units of work on the service's
     database. Connection failures surface as `Unavailable` (HTTP 503 at the
     gateway) rather than as a raw driver error."""
 
-    def __init__(self, engine, producer, correlation_id, relay):
+    def __init__(self, engine, producer, correlation_id, relay, call=None):
         self.engine = engine
         self.producer = producer
         self.correlation_id = correlation_id
         self.relay = relay
+        self.call = call or CallContext()
 
     @contextmanager
     def session(self):
@@ -202,8 +259,10 @@ class Database(DependencyProvider):
 
     def setup(self):
         url = prepare_database(self.service, self.script_location)
+        # application_name shows who holds each connection in pg_stat_activity
         self.engine = create_engine(url, pool_size=self.pool_size, max_overflow=5,
-                                       pool_pre_ping=True, pool_recycle=300)
+                                    pool_pre_ping=True, pool_recycle=300,
+                                    connect_args={"application_name": f"fieldwork-{self.service}-{os.getpid()}"})
         self.relay.configure(self.engine, self.service)
 
     def stop(self):
@@ -211,4 +270,5 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         correlation_id = worker_ctx.data.get("correlation_id") or worker_ctx.call_id
-        return Db(self.engine, self.service, correlation_id, self.relay)
+        return Db(self.engine, self.service, correlation_id, self.relay,
+                  CallContext.from_context_data(worker_ctx.data))

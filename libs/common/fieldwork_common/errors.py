@@ -6,6 +6,8 @@ args; registering a type with `deserialize_to_instance` makes the caller
 `message` and `details` intact, instead of a bare RemoteError. The gateway
 maps each type to an HTTP status in one place.
 """
+import json
+
 from nameko.exceptions import deserialize_to_instance
 
 
@@ -14,9 +16,13 @@ class FieldworkError(Exception):
     http_status = 500
 
     def __init__(self, message, details=None):
-        super().__init__(message, details or {})
+        # nameko turns every non-string arg into a string on the way back;
+        # details travel as JSON so numbers and lists keep their type.
+        if isinstance(details, str):
+            details = json.loads(details)
         self.message = message
         self.details = details or {}
+        super().__init__(message, json.dumps(self.details, default=str))
 
     def __str__(self):
         return self.message
@@ -53,6 +59,12 @@ class NotFound(FieldworkError):
 class Conflict(FieldworkError):
     code = "conflict"
     http_status = 409
+
+
+@deserialize_to_instance
+class PreconditionRequired(FieldworkError):
+    code = "precondition_required"
+    http_status = 428
 
 
 @deserialize_to_instance

@@ -40,6 +40,14 @@ inbox = sa.Table(
     sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
+idempotency_keys = sa.Table(
+    "idempotency_keys", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("request_hash", sa.Text),
+    sa.Column("response", JSONB),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+)
+
 
 def create_messaging_tables(op):
     """Called from each service's first Alembic migration."""
@@ -61,6 +69,13 @@ def create_messaging_tables(op):
         sa.Column("event_id", UUID(as_uuid=False), primary_key=True),
         sa.Column("consumer", sa.Text, primary_key=True),
         sa.Column("handled_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("request_hash", sa.Text),
+        sa.Column("response", JSONB),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
 
 

@@ -60,6 +60,6 @@ def test_errors_carry_code_message_and_details(error, status):
 
 def test_errors_survive_nameko_serialisation():
     from nameko.exceptions import deserialize, serialize
-    back = deserialize(serialize(InvalidInput("Bad.", {"a": ["b"]})))
+    back = deserialize(serialize(InvalidInput("Bad.", {"a": ["b"], "n": 2, "none": None})))
     assert isinstance(back, InvalidInput)
-    assert (back.message, back.details) == ("Bad.", {"a": ["b"]})
+    assert (back.message, back.details) == ("Bad.", {"a": ["b"], "n": 2, "none": None})

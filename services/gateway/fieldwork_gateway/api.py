@@ -3,7 +3,10 @@ takes, what it answers. From that one declaration come the Flask view
 (authentication, role check, body validation), the OpenAPI document and the
 authorization table the tests walk.
 """
+import hashlib
 import json
+import re
+import uuid
 from dataclasses import dataclass, field
 
 from flask import current_app, g, jsonify, request
@@ -68,6 +71,8 @@ def _wrap(route, view):
         kwargs = dict(path_args)
         if route.body is not None:
             kwargs["body"] = load(route.body(), _json_body())
+        if route.method in MUTATING:
+            g.idempotency = _idempotency(route, kwargs)
         if route.query is not None:
             kwargs["query"] = load(route.query(), request.args.to_dict())
         result = view(**kwargs)
@@ -76,6 +81,28 @@ def _wrap(route, view):
         return jsonify(result), route.status
     handler.__name__ = f"{route.method}_{route.endpoint}"
     return handler
+
+
+MUTATING = ("POST", "PUT", "PATCH", "DELETE")
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+
+
+def _idempotency(route, kwargs):
+    """(scoped key, request hash) for this mutating request.
+
+    The client's `Idempotency-Key`, scoped to the caller and the route, or
+    one made for this request alone: even then, a request that RabbitMQ
+    redelivers to another replica (the first was killed mid-call) runs once.
+    """
+    supplied = request.headers.get("Idempotency-Key")
+    if supplied is not None and not IDEMPOTENCY_KEY.fullmatch(supplied):
+        raise InvalidInput("Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                           {"header": "Idempotency-Key"})
+    key = supplied or uuid.uuid4().hex
+    user = g.principal.user_id if g.principal else "anonymous"
+    scope = hashlib.sha256(f"{user}|{route.method}|{request.path}|{key}".encode()).hexdigest()
+    body = json.dumps(kwargs, sort_keys=True, default=str)
+    return scope, hashlib.sha256(body.encode()).hexdigest()
 
 
 def _json_body():

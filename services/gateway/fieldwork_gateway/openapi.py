@@ -15,7 +15,8 @@ ERRORS = {
     401: "No token, or a bad or expired token",
     403: "The caller's role may not do this",
     404: "Not found, or not the caller's to see",
-    409: "Conflict with the current state",
+    409: "Conflict with the current state (a stale version, a reused Idempotency-Key)",
+    428: "An update without the version it applies to (If-Match)",
     503: "A service did not answer in time",
 }
 
@@ -54,7 +55,7 @@ def build_spec(api):
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": route.body}}}
         for status, text in ERRORS.items():
-            if status == 401 and not route.roles or status == 403 and not route.roles:
+            if status in (401, 403) and not route.roles or status == 428 and route.method != "PATCH":
                 continue
             operation["responses"][str(status)] = {
                 "description": text,

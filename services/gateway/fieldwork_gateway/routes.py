@@ -2,10 +2,10 @@
 come from the route's declaration (api.py), the rules live in services."""
 import re
 
-from flask import current_app, g, request
+from flask import current_app, g, jsonify, request
 
 from fieldwork_common.envelope import rfc3339
-from fieldwork_common.errors import InvalidInput, NotFound, Unauthenticated
+from fieldwork_common.errors import InvalidInput, NotFound, PreconditionRequired, Unauthenticated
 from fieldwork_common.principal import SYSTEM
 from fieldwork_gateway import schemas
 from fieldwork_gateway.api import PUBLIC, Api
@@ -31,8 +31,10 @@ def correlation_id():
 
 def rpc(principal=None):
     """The caller's proxy to the cluster for this request."""
+    key, request_hash = g.get("idempotency") or (None, None)
     return current_app.extensions["rpc"].cluster(
-        principal if principal is not None else g.principal, correlation_id=correlation_id())
+        principal if principal is not None else g.principal, correlation_id=correlation_id(),
+        idempotency_key=key, request_hash=request_hash)
 
 
 def call(service, method, **kwargs):
@@ -165,5 +167,40 @@ def create_intervention(body):
 @api.route("/interventions/<intervention_id>", "GET", summary="An intervention", roles=ALL,
            response=schemas.Intervention, tag="interventions")
 def get_intervention(intervention_id):
-    """404 for an intervention the caller may not see."""
-    return call("interventions", "get_intervention", intervention_id=intervention_id)
+    """404 for an intervention the caller may not see. The `ETag` header is
+    its version: send it back in `If-Match` to update it."""
+    return with_etag(call("interventions", "get_intervention", intervention_id=intervention_id))
+
+
+@api.route("/interventions/<intervention_id>", "PATCH", summary="Change an intervention's description",
+           roles=("admin", "manager", "technician"), body=schemas.InterventionPatch,
+           response=schemas.Intervention, tag="interventions")
+def update_intervention(intervention_id, body):
+    """Optimistic concurrency: the version comes from `If-Match` (the ETag of
+    a GET) or the body's `version`; if someone changed the intervention
+    since, 409 with the current version. Publishes `intervention.updated`."""
+    version = expected_version(body.pop("version", None))
+    return with_etag(call("interventions", "update_intervention", intervention_id=intervention_id,
+                          version=version, changes=body))
+
+
+def expected_version(from_body):
+    header = request.headers.get("If-Match")
+    if header is not None:
+        try:
+            from_header = int(header.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise InvalidInput("If-Match must be the ETag of the resource.", {"header": "If-Match"}) from None
+        if from_body is not None and from_body != from_header:
+            raise InvalidInput("If-Match and version disagree.", {"if_match": from_header, "version": from_body})
+        return from_header
+    if from_body is None:
+        raise PreconditionRequired("Send the version you read: an If-Match header or a version field.",
+                                   {"header": "If-Match"})
+    return from_body
+
+
+def with_etag(resource):
+    response = jsonify(resource)
+    response.headers["ETag"] = f'"{resource["version"]}"'
+    return response, 200

@@ -13,6 +13,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -58,8 +59,8 @@ class RpcPool:
         return proxy, cluster
 
     @contextmanager
-    def cluster(self, principal=None, correlation_id=None):
-        """Check out a started proxy; `cluster.<service>.<method>(...)`."""
+    def cluster(self, principal=None, correlation_id=None, idempotency_key=None, request_hash=None):
+        """Check out a started proxy; `cluster[service].method(...)`."""
         idle = self._for_this_process()
         try:
             entry = idle.get_nowait()
@@ -73,10 +74,12 @@ class RpcPool:
         context = {"correlation_id": correlation_id or str(uuid.uuid4())}
         if principal is not None:
             context[CONTEXT_KEY] = principal.to_json()
+        if idempotency_key:
+            context.update(idempotency_key=idempotency_key, request_hash=request_hash)
         proxy._worker_ctx.data = context
         healthy = True
         try:
-            yield cluster
+            yield Deadlines(cluster, proxy._worker_ctx.data, self.timeout)
         except RpcTimeout as exc:
             healthy = False
             raise Unavailable("A service did not answer in time.", {"timeout_s": self.timeout}) from exc
@@ -105,6 +108,33 @@ class RpcPool:
             except queue.Empty:
                 break
             _stop_quietly(proxy)
+
+
+class Deadlines:
+    """Wraps a cluster proxy so that each call carries a deadline: when
+    this call times out here (503), the service does not run it later."""
+
+    def __init__(self, cluster, context, timeout):
+        self._cluster, self._context, self._timeout = cluster, context, timeout
+
+    def __getitem__(self, service):
+        return _Service(self, service)
+
+    __getattr__ = __getitem__
+
+    def _call(self, service, method, args, kwargs):
+        # leave the service a margin to answer before we give up on it
+        margin = min(1.0, self._timeout * 0.2)
+        self._context["deadline"] = repr(time.time() + self._timeout - margin)
+        return getattr(self._cluster[service], method)(*args, **kwargs)
+
+
+class _Service:
+    def __init__(self, deadlines, name):
+        self._deadlines, self._name = deadlines, name
+
+    def __getattr__(self, method):
+        return lambda *args, **kwargs: self._deadlines._call(self._name, method, args, kwargs)
 
 
 def _stop_quietly(proxy):

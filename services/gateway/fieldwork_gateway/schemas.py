@@ -132,6 +132,12 @@ class InterventionIn(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=5000))
 
 
+class InterventionPatch(Schema):
+    description = fields.String(validate=validate.Length(max=5000))
+    version = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "the version you read; or send it as If-Match"})
+
+
 class Intervention(Schema):
     id = Id()
     company_id = Id()

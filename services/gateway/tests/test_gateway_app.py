@@ -43,8 +43,9 @@ class FakePool:
         self.cluster_ = FakeCluster(answers or {})
 
     @contextmanager
-    def cluster(self, principal=None, correlation_id=None):
+    def cluster(self, principal=None, correlation_id=None, **call):
         self.cluster_.principal = principal
+        self.cluster_.context = call
         yield self.cluster_
 
 
@@ -101,7 +102,7 @@ def test_a_wrong_password_is_401(client):
 
 
 def test_the_principal_travels_to_the_service(client, pool):
-    pool.cluster_.answers[("interventions", "get_intervention")] = {"id": "i1"}
+    pool.cluster_.answers[("interventions", "get_intervention")] = {"id": "i1", "version": 1}
     response = client.get("/interventions/i1", headers=token("client", client_id="c1"))
     assert response.status_code == 200
     [(service, method, kwargs, principal)] = pool.cluster_.calls
@@ -205,3 +206,47 @@ def test_the_committed_openapi_document_is_current():
     committed = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
     assert json.loads(committed.read_text()) == json.loads(json.dumps(build_spec(api))), \
         "docs/openapi.json is stale: run `python tools/export_openapi.py`"
+
+
+def test_every_mutating_request_carries_an_idempotency_key(client, pool):
+    pool.cluster_.answers[("interventions", "create_company")] = {"id": "c1"}
+    keys = []
+    for headers in ({"Idempotency-Key": "abc"}, {"Idempotency-Key": "abc"}, {"Idempotency-Key": "xyz"}, {}):
+        client.post("/companies", json={"name": "X"}, headers={**token(), **headers})
+        keys.append(pool.cluster_.context["idempotency_key"])
+    assert keys[0] == keys[1], "the same client key maps to the same scoped key"
+    assert len({keys[0], keys[2], keys[3]}) == 3, "another key, or none, is another request"
+    assert pool.cluster_.context["request_hash"]
+
+
+def test_the_same_key_with_another_body_hashes_differently(client, pool):
+    hashes = []
+    for name in ("A", "B"):
+        client.post("/companies", json={"name": name}, headers={**token(), "Idempotency-Key": "k"})
+        hashes.append(pool.cluster_.context["request_hash"])
+    assert hashes[0] != hashes[1]
+
+
+def test_a_malformed_idempotency_key_is_400(client, pool):
+    error = error_of(client.post("/companies", json={"name": "X"},
+                                 headers={**token(), "Idempotency-Key": "x" * 300}), 400)
+    assert error["details"] == {"header": "Idempotency-Key"}
+    assert pool.cluster_.calls == []
+
+
+def test_an_update_needs_the_version_read(client, pool):
+    error = error_of(client.patch("/interventions/i1", json={"description": "x"}, headers=token()), 428)
+    assert error["code"] == "precondition_required"
+    error_of(client.patch("/interventions/i1", json={"description": "x"},
+                          headers={**token(), "If-Match": "not-a-version"}), 400)
+    assert pool.cluster_.calls == []
+
+
+def test_if_match_carries_the_version_and_the_answer_its_etag(client, pool):
+    pool.cluster_.answers[("interventions", "update_intervention")] = {"id": "i1", "version": 4}
+    response = client.patch("/interventions/i1", json={"description": "x"},
+                            headers={**token(), "If-Match": '"3"'})
+    assert response.status_code == 200 and response.headers["ETag"] == '"4"'
+    [(_, method, kwargs, _)] = pool.cluster_.calls
+    assert (method, kwargs) == ("update_intervention", {"intervention_id": "i1", "version": 3,
+                                                         "changes": {"description": "x"}})

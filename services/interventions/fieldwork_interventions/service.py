@@ -6,11 +6,12 @@ with its events in one transaction (outbox).
 """
 import logging
 
+import sqlalchemy as sa
 from nameko.rpc import rpc
-from sqlalchemy import select
 
+from fieldwork_common.commands import command
 from fieldwork_common.db import Database
-from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.serialize import as_dict
 
@@ -76,15 +77,15 @@ class InterventionsService:
     # --- master data (admins configure) -------------------------------
 
     @rpc
-    def create_company(self, name):
+    @command
+    def create_company(self, uow, name):
         """Admin. Publishes company.created."""
         _require_admin(self.principal)
-        with self.db.unit_of_work() as uow:
-            company = Company(name=name)
-            uow.session.add(company)
-            uow.session.flush()
-            result = as_dict(company, COMPANY_FIELDS)
-            uow.publish("company.created", company.id, result)
+        company = Company(name=name)
+        uow.session.add(company)
+        uow.session.flush()
+        result = as_dict(company, COMPANY_FIELDS)
+        uow.publish("company.created", company.id, result)
         return result
 
     @rpc
@@ -96,16 +97,16 @@ class InterventionsService:
             return as_dict(company, COMPANY_FIELDS)
 
     @rpc
-    def create_technician(self, name, email, company_id):
+    @command
+    def create_technician(self, uow, name, email, company_id):
         """Admin. Publishes technician.created."""
         _require_admin(self.principal, company_id)
-        with self.db.unit_of_work() as uow:
-            _referenced(uow.session, Company, company_id, "company_id")
-            technician = Technician(name=name, email=email, company_id=company_id)
-            uow.session.add(technician)
-            uow.session.flush()
-            result = as_dict(technician, TECHNICIAN_FIELDS)
-            uow.publish("technician.created", technician.id, result)
+        _referenced(uow.session, Company, company_id, "company_id")
+        technician = Technician(name=name, email=email, company_id=company_id)
+        uow.session.add(technician)
+        uow.session.flush()
+        result = as_dict(technician, TECHNICIAN_FIELDS)
+        uow.publish("technician.created", technician.id, result)
         return result
 
     @rpc
@@ -120,18 +121,18 @@ class InterventionsService:
             return as_dict(technician, TECHNICIAN_FIELDS)
 
     @rpc
-    def create_client(self, name, email, company_id, locale="fr"):
+    @command
+    def create_client(self, uow, name, email, company_id, locale="fr"):
         """Admin. Publishes client.created."""
         _require_admin(self.principal, company_id)
         if locale not in rules.LOCALES:
             raise InvalidInput("Unknown locale.", {"locale": locale, "allowed": list(rules.LOCALES)})
-        with self.db.unit_of_work() as uow:
-            _referenced(uow.session, Company, company_id, "company_id")
-            client = Client(name=name, email=email, company_id=company_id, locale=locale)
-            uow.session.add(client)
-            uow.session.flush()
-            result = as_dict(client, CLIENT_FIELDS)
-            uow.publish("client.created", client.id, result)
+        _referenced(uow.session, Company, company_id, "company_id")
+        client = Client(name=name, email=email, company_id=company_id, locale=locale)
+        uow.session.add(client)
+        uow.session.flush()
+        result = as_dict(client, CLIENT_FIELDS)
+        uow.publish("client.created", client.id, result)
         return result
 
     @rpc
@@ -146,32 +147,33 @@ class InterventionsService:
             return as_dict(client, CLIENT_FIELDS)
 
     @rpc
-    def create_intervention_type(self, name, location):
+    @command
+    def create_intervention_type(self, uow, name, location):
         """Admin. Publishes intervention_type.created."""
         _require_admin(self.principal)
         if location not in rules.LOCATIONS:
             raise InvalidInput("Unknown location.", {"location": location,
                                                      "allowed": list(rules.LOCATIONS)})
-        with self.db.unit_of_work() as uow:
-            kind = InterventionType(name=name, location=location)
-            uow.session.add(kind)
-            uow.session.flush()
-            result = as_dict(kind, TYPE_FIELDS)
-            uow.publish("intervention_type.created", kind.id, result)
+        kind = InterventionType(name=name, location=location)
+        uow.session.add(kind)
+        uow.session.flush()
+        result = as_dict(kind, TYPE_FIELDS)
+        uow.publish("intervention_type.created", kind.id, result)
         return result
 
     @rpc
-    def create_equipment(self, client_id, kind, brand=None, model=None, serial_number=None):
+    @command
+    def create_equipment(self, uow, client_id, kind, brand=None, model=None, serial_number=None):
         """Admin. Publishes equipment.created."""
-        with self.db.unit_of_work() as uow:
-            client = _referenced(uow.session, Client, client_id, "client_id")
-            _require_admin(self.principal, client.company_id)
-            equipment = Equipment(client_id=client_id, kind=kind, brand=brand, model=model,
-                                  serial_number=serial_number)
-            uow.session.add(equipment)
-            uow.session.flush()
-            result = as_dict(equipment, EQUIPMENT_FIELDS)
-            uow.publish("equipment.created", equipment.id, result)
+        _require_admin(self.principal)
+        client = _referenced(uow.session, Client, client_id, "client_id")
+        _require_admin(self.principal, client.company_id)
+        equipment = Equipment(client_id=client_id, kind=kind, brand=brand, model=model,
+                              serial_number=serial_number)
+        uow.session.add(equipment)
+        uow.session.flush()
+        result = as_dict(equipment, EQUIPMENT_FIELDS)
+        uow.publish("equipment.created", equipment.id, result)
         return result
 
     @rpc
@@ -190,46 +192,78 @@ class InterventionsService:
     # --- interventions --------------------------------------------------
 
     @rpc
-    def create_intervention(self, client_id, equipment_id, type_id, location,
+    @command
+    def create_intervention(self, uow, client_id, equipment_id, type_id, location,
                             technician_id=None, description=""):
         """Admin or technician (seed 000 rules in domain.rules).
         Publishes intervention.created."""
         principal = self.principal
         if principal is None or principal.role not in rules.CREATORS:
             raise Forbidden("Only admins and technicians create interventions.")
-        with self.db.unit_of_work() as uow:
-            s = uow.session
-            wanted = technician_id or (principal.technician_id if principal.role == "technician" else None)
-            technician = s.get(Technician, wanted) if wanted and _is_uuid(wanted) else None
-            client = _referenced(s, Client, client_id, "client_id")
-            equipment = _referenced(s, Equipment, equipment_id, "equipment_id")
-            kind = _referenced(s, InterventionType, type_id, "type_id")
-            if wanted and technician is None:
-                raise InvalidInput("technician_id does not name an existing Technician.",
-                                   {"technician_id": wanted})
-            assignment = rules.assign_on_creation(
-                principal, technician=technician, client=client, equipment=equipment,
-                intervention_type=kind, location=location, requested_technician_id=technician_id)
-            if principal.role == "admin" and not rules.can_manage_master_data(
-                    principal, assignment.company_id):
-                raise Forbidden("This technician belongs to another company.")
-            intervention = Intervention(
-                company_id=assignment.company_id, client_id=client.id, equipment_id=equipment.id,
-                type_id=kind.id, technician_id=assignment.technician_id, location=location,
-                description=description or "", step=rules.first_step(location),
-                created_by=principal.user_id)
-            s.add(intervention)
-            s.flush()
+        s = uow.session
+        wanted = technician_id or (principal.technician_id if principal.role == "technician" else None)
+        technician = s.get(Technician, wanted) if wanted and _is_uuid(wanted) else None
+        client = _referenced(s, Client, client_id, "client_id")
+        equipment = _referenced(s, Equipment, equipment_id, "equipment_id")
+        kind = _referenced(s, InterventionType, type_id, "type_id")
+        if wanted and technician is None:
+            raise InvalidInput("technician_id does not name an existing Technician.",
+                               {"technician_id": wanted})
+        assignment = rules.assign_on_creation(
+            principal, technician=technician, client=client, equipment=equipment,
+            intervention_type=kind, location=location, requested_technician_id=technician_id)
+        if principal.role == "admin" and not rules.can_manage_master_data(
+                principal, assignment.company_id):
+            raise Forbidden("This technician belongs to another company.")
+        intervention = Intervention(
+            company_id=assignment.company_id, client_id=client.id, equipment_id=equipment.id,
+            type_id=kind.id, technician_id=assignment.technician_id, location=location,
+            description=description or "", step=rules.first_step(location),
+            created_by=principal.user_id)
+        s.add(intervention)
+        s.flush()
+        s.refresh(intervention)
+        result = as_dict(intervention, INTERVENTION_FIELDS)
+        # Event-carried state: consumers (notifications) need the client's
+        # contact and language without calling back.
+        uow.publish("intervention.created", intervention.id, {
+            **result,
+            "client": as_dict(client, ("id", "name", "email", "locale")),
+            "technician": as_dict(technician, ("id", "name", "email")),
+            "type": as_dict(kind, ("id", "name", "location")),
+        })
+        return result
+
+    @rpc
+    @command
+    def update_intervention(self, uow, intervention_id, version, changes):
+        """Admin, or the manager of its company, or its technician: change
+        editable fields. `version` must be the current one (optimistic
+        concurrency): a stale version is a Conflict, never a lost update.
+        Publishes intervention.updated."""
+        s = uow.session
+        intervention = s.get(Intervention, intervention_id) if _is_uuid(intervention_id) else None
+        if intervention is None or not rules.can_see_intervention(self.principal, intervention):
+            raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
+        if self.principal.role == "client":
+            raise Forbidden("A client cannot change an intervention.")
+        unknown = set(changes) - set(rules.EDITABLE_FIELDS)
+        if unknown:
+            raise InvalidInput("These fields cannot be changed here.", {"fields": sorted(unknown)})
+        updated = s.execute(
+            sa.update(Intervention)
+            .where(Intervention.id == intervention.id, Intervention.version == version)
+            .values(**changes, version=Intervention.version + 1)
+            .returning(Intervention.version)).first()
+        if updated is None:
             s.refresh(intervention)
-            result = as_dict(intervention, INTERVENTION_FIELDS)
-            # Event-carried state: consumers (notifications) need the client's
-            # contact and language without calling back.
-            uow.publish("intervention.created", intervention.id, {
-                **result,
-                "client": as_dict(client, ("id", "name", "email", "locale")),
-                "technician": as_dict(technician, ("id", "name", "email")),
-                "type": as_dict(kind, ("id", "name", "location")),
-            })
+            raise Conflict("The intervention was changed by someone else; reload it and retry.",
+                           {"current_version": intervention.version, "your_version": version})
+        s.refresh(intervention)
+        result = as_dict(intervention, INTERVENTION_FIELDS)
+        uow.publish("intervention.updated", intervention.id,
+                    {"id": intervention.id, "version": intervention.version, "changes": changes,
+                     "updated_by": self.principal.user_id})
         return result
 
     @rpc

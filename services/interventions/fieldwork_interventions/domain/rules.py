@@ -16,6 +16,10 @@ FIRST_WORKSHOP_STEP = "picked_up"
 
 CREATORS = ("admin", "technician")
 
+# What PATCH /interventions/{id} may change; steps, statuses and assignment
+# have commands of their own.
+EDITABLE_FIELDS = ("description",)
+
 
 @dataclass(frozen=True)
 class Assignment:
