@@ -13,6 +13,9 @@ threads = int(os.environ.get("GATEWAY_THREADS", "8"))
 graceful_timeout = 30
 timeout = 60
 accesslog = os.environ.get("GATEWAY_ACCESS_LOG") or None
+# gunicorn 27's control socket lives at one path per user: several gateways
+# on one machine (tests, bench, `make run`) would fight over it.
+control_socket_disable = True
 
 
 def on_starting(server):
