@@ -3,8 +3,11 @@
 Parses docker-compose.yml, the per-service Dockerfiles, the nameko config
 files and deploy/postgres/init.sql, and checks the properties the stack
 relies on: health-gated start-up, scalable nameko services, exec-form
-commands (so SIGTERM reaches nameko/gunicorn as PID 1) and non-root images.
+commands (so SIGTERM reaches nameko/gunicorn as PID 1), non-root images, and
+the one-shot `topology` step that declares every queue before any service
+starts.
 """
+import importlib.util
 import json
 import re
 from pathlib import Path
@@ -218,4 +221,43 @@ def test_init_sql_creates_role_and_database(name):
     assert re.search(re.escape(database), sql, re.IGNORECASE), (
         f"init.sql does not create database fieldwork_{name} owned by "
         f"{name} (expected {database!r})"
+    )
+
+
+TOPOLOGY_COMMAND = ["python", "-m", "fieldwork_common.topology"]
+
+
+def test_topology_is_a_one_shot_step_after_rabbitmq(services):
+    assert "topology" in services, "docker-compose.yml lacks the one-shot topology service"
+    topology = services["topology"]
+    assert topology.get("command") == TOPOLOGY_COMMAND, (
+        f"topology: command is {topology.get('command')!r}, expected {TOPOLOGY_COMMAND!r}")
+    assert topology.get("restart") == "no", (
+        f"topology runs once: restart must be the string 'no', got {topology.get('restart')!r}")
+    assert not topology.get("ports"), "topology publishes no ports"
+    assert "container_name" not in topology
+    deps = _depends_on(topology)
+    assert (deps.get("rabbitmq") or {}).get("condition") == "service_healthy", (
+        "topology must wait for a healthy rabbitmq")
+    assert "entrypoint" not in topology
+
+
+def test_topology_image_ships_the_module_it_runs(services):
+    build = services["topology"].get("build") or {}
+    dockerfile = ROOT / build.get("context", ".") / build.get("dockerfile", "Dockerfile")
+    assert dockerfile.is_file(), f"topology builds from a missing {dockerfile}"
+    text = dockerfile.read_text()
+    assert "libs/common" in text, f"{dockerfile.relative_to(ROOT)} does not install libs/common"
+    spec = importlib.util.find_spec("fieldwork_common.topology")
+    assert spec is not None, "fieldwork_common.topology is not importable"
+    module = importlib.import_module("fieldwork_common.topology")
+    assert callable(getattr(module, "main", None)), "fieldwork_common.topology has no main()"
+
+
+@pytest.mark.parametrize("name", FIELDWORK_SERVICES)
+def test_fieldwork_services_start_after_the_topology_step(services, name):
+    condition = (_depends_on(services[name]).get("topology") or {}).get("condition")
+    assert condition == "service_completed_successfully", (
+        f"{name} depends on topology with condition {condition!r}, "
+        "expected 'service_completed_successfully'"
     )

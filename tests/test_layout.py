@@ -55,3 +55,19 @@ def test_common_imports_no_service():
 @pytest.mark.parametrize("folder", ["libs/common"] + [f"services/{s}" for s in SERVICES])
 def test_every_package_is_installable(folder):
     assert (REPO / folder / "pyproject.toml").is_file()
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s != "gateway"])
+def test_nameko_run_finds_exactly_one_service_in_each_module(service):
+    """`nameko run fieldwork_<s>.service` runs every class of the module that
+    has entrypoints: an imported mixin or helper class must not be one."""
+    import importlib
+    import inspect
+
+    from nameko.extensions import Entrypoint
+
+    module = importlib.import_module(f"fieldwork_{service}.service")
+    found = [name for name, cls in inspect.getmembers(module, inspect.isclass)
+             if inspect.getmembers(cls, lambda m: getattr(m, "nameko_entrypoints", None))]
+    assert len(found) == 1, found
+    assert Entrypoint  # nameko is importable here

@@ -55,7 +55,7 @@ def platform(isolation, smtp):
         "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
         "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
-        "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8",
+        "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "RETRY_DELAYS": "0.2,0.5",
     }
     plat = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
     started = time.monotonic()

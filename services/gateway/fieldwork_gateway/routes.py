@@ -204,3 +204,25 @@ def with_etag(resource):
     response = jsonify(resource)
     response.headers["ETag"] = f'"{resource["version"]}"'
     return response, 200
+
+
+# --- operations ------------------------------------------------------------------
+
+@api.route("/admin/dead-letters", "GET", summary="Events the services gave up on (admin)",
+           roles=ADMIN, query=schemas.DeadLetterQuery, response=schemas.DeadLetters, tag="operations")
+def list_dead_letters(query):
+    """Per service, the events whose handler failed after every retry: the
+    envelope, the queue, the attempts and the last error."""
+    services = [query["service"]] if query.get("service") else list(SERVICES)
+    return {"services": {name: call(name, "list_dead_letters") for name in services}}
+
+
+@api.route("/admin/dead-letters/replay", "POST", summary="Replay dead letters once their cause is fixed (admin)",
+           roles=ADMIN, body=schemas.DeadLetterReplay, response=schemas.DeadLetterReplayResult,
+           tag="operations")
+def replay_dead_letters(body):
+    """Sends the chosen dead letters (ids, or "all") back to the queue they
+    failed in, with their attempt count reset. Handlers are idempotent, so a
+    replay never doubles an effect."""
+    ids = "all" if body.get("all") else body.get("ids", [])
+    return call(body["service"], "replay_dead_letters", ids=ids)

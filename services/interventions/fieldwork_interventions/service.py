@@ -9,7 +9,9 @@ import logging
 import sqlalchemy as sa
 from nameko.rpc import rpc
 
+from fieldwork_common import operations  # a module: `nameko run` must not see the mixin as a service
 from fieldwork_common.commands import command
+from fieldwork_common.consumer import Topology
 from fieldwork_common.db import Database
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.principal import CurrentPrincipal
@@ -62,17 +64,12 @@ def _referenced(session, model, object_id, field):
     return obj
 
 
-class InterventionsService:
+class InterventionsService(operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_interventions:migrations")
     principal = CurrentPrincipal()
-
-    @rpc
-    def health(self):
-        """Anyone. Answers when the service and its database are up."""
-        self.db.ping()
-        return {"service": self.name, "status": "ok"}
+    topology = Topology()
 
     # --- master data (admins configure) -------------------------------
 

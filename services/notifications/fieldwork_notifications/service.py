@@ -9,10 +9,11 @@ import logging
 from datetime import timedelta
 
 import sqlalchemy as sa
-from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.timer import timer
 
+from fieldwork_common import operations  # a module: `nameko run` must not see the mixin as a service
+from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.errors import Forbidden
@@ -35,16 +36,12 @@ def retry_delay(attempts):
     return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
 
 
-class NotificationsService:
+class NotificationsService(operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_notifications:migrations")
     principal = CurrentPrincipal()
-
-    @rpc
-    def health(self):
-        self.db.ping()
-        return {"service": self.name, "status": "ok"}
+    topology = Topology()
 
     @event_handler("interventions", "intervention.created")
     def on_intervention_created(self, envelope):

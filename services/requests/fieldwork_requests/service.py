@@ -4,25 +4,23 @@ So far it keeps a local copy of interventions (to link requests to them
 and check access without calling back); requests themselves come with
 their own issue.
 """
-from nameko.events import event_handler
-from nameko.rpc import rpc
 
+from fieldwork_common import operations  # a module: `nameko run` must not see the mixin as a service
+from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
+from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.projection import store_copy
 
 from fieldwork_requests import SERVICE_NAME
 from fieldwork_requests.models import KnownIntervention
 
 
-class RequestsService:
+class RequestsService(operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_requests:migrations")
-
-    @rpc
-    def health(self):
-        self.db.ping()
-        return {"service": self.name, "status": "ok"}
+    principal = CurrentPrincipal()
+    topology = Topology()
 
     @event_handler("interventions", "intervention.created")
     def on_intervention_created(self, envelope):
