@@ -226,3 +226,17 @@ def replay_dead_letters(body):
     replay never doubles an effect."""
     ids = "all" if body.get("all") else body.get("ids", [])
     return call(body["service"], "replay_dead_letters", ids=ids)
+
+
+@api.route("/admin/emails", "GET", summary="The email log (admin)", roles=ADMIN,
+           query=schemas.EmailQuery, response=schemas.EmailList, tag="operations")
+def list_emails(query):
+    """Newest first. `status=dead`: emails that failed every attempt and
+    wait for an operator."""
+    return {"items": call("notifications", "list_emails", **query)}
+
+
+@api.route("/admin/emails/<email_id>/resend", "POST", summary="Send a failed or dead email again (admin)",
+           roles=ADMIN, response=schemas.Email, tag="operations")
+def resend_email(email_id):
+    return call("notifications", "resend_email", email_id=email_id)

@@ -209,3 +209,28 @@ class DeadLetterReplayResult(Schema):
     not_found = fields.List(fields.String())
     failed = fields.List(fields.Nested(Failed))
     remaining = fields.Integer(allow_none=True)
+
+
+class EmailQuery(Schema):
+    status = fields.String(validate=validate.OneOf(("pending", "sent", "failed", "dead")))
+    recipient = fields.Email()
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class Email(Schema):
+    id = Id()
+    event_id = Id()
+    recipient = fields.Email()
+    template = fields.String()
+    language = fields.String()
+    subject = fields.String()
+    status = fields.String()
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    next_attempt_at = fields.DateTime()
+    created_at = fields.DateTime()
+    sent_at = fields.DateTime(allow_none=True)
+
+
+class EmailList(Schema):
+    items = fields.List(fields.Nested(Email))

@@ -6,6 +6,8 @@ retried with growing delays by `send_due`, which also picks up emails left
 unsent by a crash between the commit and the send.
 """
 import logging
+import os
+import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -16,7 +18,7 @@ from fieldwork_common import operations  # a module: `nameko run` must not see t
 from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
-from fieldwork_common.errors import Forbidden
+from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.serialize import as_dict
 
 from fieldwork_notifications import SERVICE_NAME, mailer
@@ -27,13 +29,28 @@ from fieldwork_notifications.templates import render
 log = logging.getLogger(__name__)
 
 EMAIL_FIELDS = ("id", "event_id", "recipient", "template", "language", "subject",
-                "status", "attempts", "created_at", "sent_at")
-MAX_ATTEMPTS = 8
+                "status", "attempts", "last_error", "next_attempt_at", "created_at", "sent_at")
+# An email that could not be sent is retried with growing delays
+# (EMAIL_RETRY_BASE, doubled each time, capped at an hour); after
+# EMAIL_MAX_ATTEMPTS it is `dead`: listed for operators, who resend it.
+MAX_ATTEMPTS = int(os.environ.get("EMAIL_MAX_ATTEMPTS", "8"))
+RETRY_BASE = float(os.environ.get("EMAIL_RETRY_BASE", "30"))
+RETRY_POLL = float(os.environ.get("EMAIL_RETRY_POLL", "5"))
+STATUSES = ("pending", "sent", "failed", "dead")
 
 
-def retry_delay(attempts):
-    """30 s, 1 min, 2 min… capped at 1 h."""
-    return timedelta(seconds=min(3600, 30 * 2 ** max(0, attempts - 1)))
+def retry_delay(attempts, base=None):
+    """base, 2×base, 4×base… capped at 1 h (30 s, 1 min, 2 min… by default)."""
+    base = RETRY_BASE if base is None else base
+    return timedelta(seconds=min(3600, base * 2 ** max(0, attempts - 1)))
+
+
+def _is_uuid(value):
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False
 
 
 class NotificationsService(operations.Operations):
@@ -50,27 +67,51 @@ class NotificationsService(operations.Operations):
                               "notifications.on_intervention_created")
 
     @rpc
-    def list_emails(self, recipient=None, limit=50):
-        """Admin: the recorded emails, newest first."""
-        if self.principal is None or not self.principal.is_admin:
-            raise Forbidden("Only admins read the email log.")
+    def list_emails(self, recipient=None, status=None, limit=50):
+        """Admin: the recorded emails, newest first; `status="dead"` lists
+        those an operator must look at."""
+        self._require_admin()
+        if status is not None and status not in STATUSES:
+            raise InvalidInput("Unknown email status.", {"status": status, "allowed": list(STATUSES)})
         with self.db.session() as session:
-            query = sa.select(Email).order_by(Email.created_at.desc()).limit(min(limit, 200))
+            query = sa.select(Email).order_by(Email.created_at.desc()).limit(max(1, min(limit, 200)))
             if recipient:
                 query = query.where(Email.recipient == recipient)
+            if status:
+                query = query.where(Email.status == status)
             return [as_dict(e, EMAIL_FIELDS) for e in session.scalars(query)]
 
-    @timer(interval=5)
+    @rpc
+    def resend_email(self, email_id):
+        """Admin: send a failed or dead email again now (its retries start
+        over). A sent email is not sent twice: 409."""
+        self._require_admin()
+        with self.db.session() as session, session.begin():
+            email = session.get(Email, email_id) if _is_uuid(email_id) else None
+            if email is None:
+                raise NotFound("Email not found.", {"email_id": email_id})
+            if email.status == "sent":
+                raise Conflict("This email was sent already.", {"email_id": email_id, "status": "sent"})
+            email.status, email.attempts, email.next_attempt_at = "pending", 0, sa.func.now()
+        self._send(email_id)
+        with self.db.session() as session:
+            return as_dict(session.get(Email, email_id), EMAIL_FIELDS)
+
+    @timer(interval=RETRY_POLL)
     def send_due(self):
         """Retries emails whose send failed or was interrupted."""
         with self.db.session() as session:
             due = session.scalars(
                 sa.select(Email.id)
-                .where(Email.status != "sent", Email.attempts < MAX_ATTEMPTS,
+                .where(Email.status.in_(("pending", "failed")),
                        Email.next_attempt_at <= sa.func.now())
                 .order_by(Email.next_attempt_at).limit(50)).all()
         for email_id in due:
             self._send(email_id)
+
+    def _require_admin(self):
+        if self.principal is None or not self.principal.is_admin:
+            raise Forbidden("Only admins handle the email log.")
 
     def _record_and_send(self, envelope, to_send, consumer):
         with self.db.unit_of_work() as uow:
@@ -93,7 +134,7 @@ class NotificationsService(operations.Operations):
         a row already sent is left alone."""
         with self.db.session() as session, session.begin():
             email = session.scalars(
-                sa.select(Email).where(Email.id == email_id, Email.status != "sent")
+                sa.select(Email).where(Email.id == email_id, Email.status.in_(("pending", "failed")))
                 .with_for_update(skip_locked=True)).first()
             if email is None:
                 return
@@ -102,10 +143,11 @@ class NotificationsService(operations.Operations):
                 mailer.send(email.recipient, email.subject, email.body,
                             message_id=f"<{email.id}@fieldwork.local>")
             except Exception as exc:  # socket errors and every SMTPException: retry later
-                email.status = "failed"
+                email.status = "failed" if email.attempts < MAX_ATTEMPTS else "dead"
                 email.last_error = f"{type(exc).__name__}: {exc}"[:500]
                 email.next_attempt_at = sa.func.now() + retry_delay(email.attempts)
-                log.warning("email %s to %s failed: %s", email.id, email.recipient, email.last_error)
+                log.warning("email %s to %s failed (attempt %d, now %s): %s", email.id,
+                            email.recipient, email.attempts, email.status, email.last_error)
                 return
             email.status = "sent"
             email.sent_at = sa.func.now()

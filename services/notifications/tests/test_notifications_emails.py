@@ -42,7 +42,7 @@ def test_templates_render_in_both_languages():
 
 
 def test_retries_back_off_and_are_capped():
-    delays = [retry_delay(n).total_seconds() for n in range(1, 12)]
+    delays = [retry_delay(n, base=30).total_seconds() for n in range(1, 12)]
     assert delays[:3] == [30, 60, 120]
     assert delays == sorted(delays) and max(delays) == 3600
 
@@ -52,3 +52,17 @@ def test_the_email_log_is_for_admins():
                              principal=Principal(user_id="u", role="client", client_id="c"))
     with pytest.raises(Forbidden):
         service.list_emails()
+
+
+def test_only_known_statuses_can_be_listed():
+    from fieldwork_common.errors import InvalidInput
+    service = worker_factory(NotificationsService, principal=Principal(user_id="a", role="admin"))
+    with pytest.raises(InvalidInput):
+        service.list_emails(status="lost")
+
+
+def test_resending_is_for_admins():
+    service = worker_factory(NotificationsService,
+                             principal=Principal(user_id="u", role="manager", company_id="c"))
+    with pytest.raises(Forbidden):
+        service.resend_email("e")
