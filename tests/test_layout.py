@@ -68,3 +68,15 @@ def test_nameko_run_finds_exactly_one_service_in_each_module(service):
     found = [name for name, cls in inspect.getmembers(module, inspect.isclass)
              if inspect.getmembers(cls, lambda m: getattr(m, "nameko_entrypoints", None))]
     assert len(found) == 1, found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_events_go_through_the_outbox_and_the_shared_consumer(service):
+    """No service dispatches an event itself (nameko's EventDispatcher would
+    bypass the outbox) or subscribes with nameko's bare event_handler
+    (unbounded loss on error, no retries, no dead letters)."""
+    forbidden = {"nameko.events", "nameko.standalone.events", "nameko.messaging"}
+    offenders = [(str(path.relative_to(REPO)), module)
+                 for path in (REPO / "services" / service).rglob("*.py")
+                 for module in imported_modules(path) if module in forbidden]
+    assert offenders == []

@@ -168,3 +168,14 @@ def test_a_client_cannot_update(world, role):
     response = customer.request("PATCH", f"/interventions/{created['id']}",
                                 json={"description": "mine now", "version": 1})
     assert response.status_code == 403
+
+
+def test_a_login_created_twice_with_one_key_is_created_once(world, admin):
+    client = world.client(world.company())
+    body = {"email": f"idem-{uuid.uuid4().hex[:6]}@example.test", "password": "long-enough",
+            "role": "client", "client_id": client["id"]}
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first, second = admin.post("/users", body, headers=key), admin.post("/users", body, headers=key)
+    assert (first.status_code, second.status_code) == (201, 201), second.text
+    assert first.json() == second.json()
+    assert admin.post("/users", body).status_code == 409  # without the key: a new request

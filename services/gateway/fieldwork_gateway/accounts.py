@@ -7,7 +7,10 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError, InvalidHashError
 
-from fieldwork_common.db import create_engine, ensure_database, migrate
+from sqlalchemy.orm import Session
+
+from fieldwork_common.db import UnitOfWork, create_engine, ensure_database, migrate
+from fieldwork_common.serialize import plain
 from fieldwork_common.errors import Conflict
 
 metadata = sa.MetaData()
@@ -57,18 +60,30 @@ class Accounts:
         ensure_database(self.database_url)
         migrate(self.database_url, "fieldwork_gateway:migrations")
 
-    def create_user(self, email, password, role, company_id=None, technician_id=None, client_id=None):
+    def create_user(self, email, password, role, company_id=None, technician_id=None, client_id=None,
+                    idempotency=None):
+        """`idempotency`: (key, request hash) of the HTTP request; a repeat
+        returns the first answer (see fieldwork_common.commands)."""
         row = {"id": str(uuid.uuid4()), "email": email.strip(), "password_hash": _hasher.hash(password),
                "role": role, "company_id": company_id, "technician_id": technician_id,
                "client_id": client_id, "active": True}
-        with self.engine.begin() as conn:
-            inserted = conn.execute(
+        key, request_hash = idempotency or (None, None)
+        with Session(self.engine) as session, session.begin():
+            uow = UnitOfWork(session, producer="gateway", correlation_id=None)
+            if key:
+                stored = uow.claim(f"create_user:{key}", request_hash)
+                if stored is not None:
+                    return stored.response
+            inserted = session.execute(
                 sa.dialects.postgresql.insert(users).values(**row)
                 .on_conflict_do_nothing()
                 .returning(*[users.c[f] for f in PUBLIC_FIELDS])).first()
-        if inserted is None:
-            raise Conflict("A user with this email already exists.", {"email": email})
-        return dict(inserted._mapping)
+            if inserted is None:
+                raise Conflict("A user with this email already exists.", {"email": email})
+            result = {k: plain(v) for k, v in inserted._mapping.items()}
+            if key:
+                uow.remember(f"create_user:{key}", result)
+        return result
 
     def ensure_admin(self, email, password):
         with self.engine.connect() as conn:

@@ -4,7 +4,6 @@ import re
 
 from flask import current_app, g, jsonify, request
 
-from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import InvalidInput, NotFound, PreconditionRequired, Unauthenticated
 from fieldwork_common.principal import SYSTEM
 from fieldwork_gateway import schemas
@@ -93,8 +92,7 @@ def create_user(body):
                 raise InvalidInput(f"{key} does not name an existing record.", {key: body[key]}) from None
             if key != "company_id" and not body.get("company_id"):
                 body["company_id"] = linked["company_id"]
-    user = current_app.extensions["accounts"].create_user(**body)
-    return {**user, "created_at": rfc3339(user["created_at"])}
+    return current_app.extensions["accounts"].create_user(**body, idempotency=g.get("idempotency"))
 
 
 # --- master data ---------------------------------------------------------------
