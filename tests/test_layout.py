@@ -73,9 +73,10 @@ def test_nameko_run_finds_exactly_one_service_in_each_module(service):
 @pytest.mark.parametrize("service", SERVICES)
 def test_events_go_through_the_outbox_and_the_shared_consumer(service):
     """No service dispatches an event itself (nameko's EventDispatcher would
-    bypass the outbox) or subscribes with nameko's bare event_handler
-    (unbounded loss on error, no retries, no dead letters)."""
-    forbidden = {"nameko.events", "nameko.standalone.events", "nameko.messaging"}
+    bypass the outbox), subscribes with nameko's bare event_handler (loss on
+    error, no retries, no dead letters) or serves nameko's bare rpc (a lost
+    broker connection while replying stops the service)."""
+    forbidden = {"nameko.events", "nameko.standalone.events", "nameko.messaging", "nameko.rpc"}
     offenders = [(str(path.relative_to(REPO)), module)
                  for path in (REPO / "services" / service).rglob("*.py")
                  for module in imported_modules(path) if module in forbidden]

@@ -41,6 +41,7 @@ from nameko.events import EventHandler as NamekoEventHandler
 from nameko.extensions import DependencyProvider, SharedExtension
 
 from fieldwork_common import topology
+from fieldwork_common.rpc import BROKER_ERRORS
 from fieldwork_common.envelope import rfc3339, utc_now
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,7 @@ class EventHandler(NamekoEventHandler):
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
-            self.queue_consumer.ack_message(message)
+            self._ack(message)
             return
         try:
             self.send_to_retry(message, exc_info)
@@ -267,9 +268,22 @@ class EventHandler(NamekoEventHandler):
             log.exception("could not set aside a failed message of %s; requeueing it",
                           self.queue.name)
             eventlet.sleep(REQUEUE_PAUSE)
-            self.queue_consumer.requeue_message(message)
+            try:
+                self.queue_consumer.requeue_message(message)
+            except BROKER_ERRORS:
+                pass  # the connection is gone: the broker requeues it itself
             return
-        self.queue_consumer.ack_message(message)
+        self._ack(message)
+
+    def _ack(self, message):
+        """nameko's ack lets a broken pipe escape and kill the service; the
+        broker redelivers an unacked message, and the inbox makes that
+        harmless."""
+        try:
+            self.queue_consumer.ack_message(message)
+        except BROKER_ERRORS as exc:
+            log.warning("could not ack a message of %s (%s); the broker will redeliver it",
+                        self.queue.name, type(exc).__name__)
 
     def send_to_retry(self, message, exc_info):
         """Publish the failed message's copy to its delay queue, or to the

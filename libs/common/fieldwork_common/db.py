@@ -218,12 +218,12 @@ class Db:
 
     @contextmanager
     def session(self):
-        with _translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
+        with translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
             yield session
 
     @contextmanager
     def unit_of_work(self):
-        with _translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
+        with translate_db_errors(), Session(self.engine, expire_on_commit=False) as session:
             uow = UnitOfWork(session, self.producer, self.correlation_id)
             with session.begin():
                 yield uow
@@ -237,7 +237,9 @@ class Db:
 
 
 @contextmanager
-def _translate_db_errors():
+def translate_db_errors():
+    """A lost or refused database connection becomes `Unavailable` (503),
+    never a raw driver error (500)."""
     try:
         yield
     except DBAPIError as exc:

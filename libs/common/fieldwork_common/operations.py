@@ -1,7 +1,7 @@
 """RPC methods every service offers: its health, and its dead letters for
 operators. A service mixes `Operations` in and has `db`, `principal` and
 `topology` dependencies."""
-from nameko.rpc import rpc
+from fieldwork_common.rpc import rpc
 
 from fieldwork_common.errors import Forbidden
 

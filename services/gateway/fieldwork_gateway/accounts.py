@@ -9,7 +9,8 @@ from argon2.exceptions import VerificationError, InvalidHashError
 
 from sqlalchemy.orm import Session
 
-from fieldwork_common.db import UnitOfWork, create_engine, ensure_database, migrate
+from fieldwork_common.db import (UnitOfWork, create_engine, ensure_database, migrate,
+                                  translate_db_errors)
 from fieldwork_common.serialize import plain
 from fieldwork_common.errors import Conflict
 
@@ -68,7 +69,7 @@ class Accounts:
                "role": role, "company_id": company_id, "technician_id": technician_id,
                "client_id": client_id, "active": True}
         key, request_hash = idempotency or (None, None)
-        with Session(self.engine) as session, session.begin():
+        with translate_db_errors(), Session(self.engine) as session, session.begin():
             uow = UnitOfWork(session, producer="gateway", correlation_id=None)
             if key:
                 stored = uow.claim(f"create_user:{key}", request_hash)
@@ -86,7 +87,7 @@ class Accounts:
         return result
 
     def ensure_admin(self, email, password):
-        with self.engine.connect() as conn:
+        with translate_db_errors(), self.engine.connect() as conn:
             exists = conn.execute(sa.select(users.c.id).where(users.c.role == "admin").limit(1)).first()
         if exists is None:
             try:
@@ -97,7 +98,7 @@ class Accounts:
 
     def authenticate(self, email, password):
         """The user's row if the email and password match an active user."""
-        with self.engine.connect() as conn:
+        with translate_db_errors(), self.engine.connect() as conn:
             row = conn.execute(sa.select(users).where(
                 sa.func.lower(users.c.email) == email.strip().lower())).first()
         try:

@@ -7,7 +7,7 @@ with its events in one transaction (outbox).
 import logging
 
 import sqlalchemy as sa
-from nameko.rpc import rpc
+from fieldwork_common.rpc import rpc
 
 from fieldwork_common import operations  # a module: `nameko run` must not see the mixin as a service
 from fieldwork_common.commands import command

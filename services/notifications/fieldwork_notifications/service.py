@@ -11,7 +11,7 @@ import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
-from nameko.rpc import rpc
+from fieldwork_common.rpc import rpc
 from nameko.timer import timer
 
 from fieldwork_common import operations  # a module: `nameko run` must not see the mixin as a service
@@ -37,6 +37,9 @@ MAX_ATTEMPTS = int(os.environ.get("EMAIL_MAX_ATTEMPTS", "8"))
 RETRY_BASE = float(os.environ.get("EMAIL_RETRY_BASE", "30"))
 RETRY_POLL = float(os.environ.get("EMAIL_RETRY_POLL", "5"))
 STATUSES = ("pending", "sent", "failed", "dead")
+# While one worker sends an email, nobody else may: longer than an SMTP
+# exchange can take (mailer.TIMEOUT per operation).
+SEND_LEASE = timedelta(seconds=15)
 
 
 def retry_delay(attempts, base=None):
@@ -97,7 +100,7 @@ class NotificationsService(operations.Operations):
         with self.db.session() as session:
             return as_dict(session.get(Email, email_id), EMAIL_FIELDS)
 
-    @timer(interval=RETRY_POLL)
+    @timer(interval=RETRY_POLL, eager=True)
     def send_due(self):
         """Retries emails whose send failed or was interrupted."""
         with self.db.session() as session:
@@ -130,24 +133,40 @@ class NotificationsService(operations.Operations):
             self._send(email_id)
 
     def _send(self, email_id):
-        """Send one email at most once: the row is locked while sending, and
-        a row already sent is left alone."""
+        """Send one due email. It is claimed first (attempt counted, and a
+        lease that keeps other workers and replicas off it while it is
+        sent), then sent, then marked sent as soon as the server accepted
+        it. A crash after the server accepted it and before that mark is
+        the one case that sends it twice; the copy has the same Message-ID
+        (see docs/reliability.md)."""
         with self.db.session() as session, session.begin():
             email = session.scalars(
-                sa.select(Email).where(Email.id == email_id, Email.status.in_(("pending", "failed")))
+                sa.select(Email).where(Email.id == email_id, Email.status.in_(("pending", "failed")),
+                                       Email.next_attempt_at <= sa.func.now())
                 .with_for_update(skip_locked=True)).first()
             if email is None:
                 return
             email.attempts += 1
-            try:
-                mailer.send(email.recipient, email.subject, email.body,
-                            message_id=f"<{email.id}@fieldwork.local>")
-            except Exception as exc:  # socket errors and every SMTPException: retry later
-                email.status = "failed" if email.attempts < MAX_ATTEMPTS else "dead"
-                email.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                email.next_attempt_at = sa.func.now() + retry_delay(email.attempts)
-                log.warning("email %s to %s failed (attempt %d, now %s): %s", email.id,
-                            email.recipient, email.attempts, email.status, email.last_error)
-                return
-            email.status = "sent"
-            email.sent_at = sa.func.now()
+            email.next_attempt_at = sa.func.now() + SEND_LEASE
+            attempts, recipient, subject, body = email.attempts, email.recipient, email.subject, email.body
+        accepted = []
+
+        def mark_sent():
+            with self.db.session() as session, session.begin():
+                session.execute(sa.update(Email).where(Email.id == email_id)
+                                .values(status="sent", sent_at=sa.func.now(), last_error=None))
+            accepted.append(True)
+        try:
+            mailer.send(recipient, subject, body, message_id=f"<{email_id}@fieldwork.local>",
+                        on_accepted=mark_sent)
+        except Exception as exc:  # socket errors and every SMTPException
+            if accepted:
+                return  # only the goodbye (QUIT) failed: the email is sent
+            status = "failed" if attempts < MAX_ATTEMPTS else "dead"
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            with self.db.session() as session, session.begin():
+                session.execute(sa.update(Email).where(Email.id == email_id).values(
+                    status=status, last_error=error,
+                    next_attempt_at=sa.func.now() + retry_delay(attempts)))
+            log.warning("email %s to %s failed (attempt %d, now %s): %s", email_id, recipient,
+                        attempts, status, error)
