@@ -26,7 +26,12 @@ def build_spec(api):
                    plugins=[MarshmallowPlugin()],
                    info={"description": "HTTP API of the Fieldwork field-service platform. "
                                         "Log in at POST /auth/token, then send "
-                                        "`Authorization: Bearer <access_token>`."})
+                                        "`Authorization: Bearer <access_token>`.\n\n"
+                                        "Mutating calls accept an `Idempotency-Key` header: "
+                                        "retry a call that failed with 503 or a lost connection "
+                                        "with the same key and body, and you get the first "
+                                        "answer, never a second change. Updates take the "
+                                        "version read (`If-Match`)."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                 "bearerFormat": "JWT"})
     spec.components.schema("Error", schema=schemas.Error)
