@@ -14,3 +14,14 @@ def plain(value):
 
 def as_dict(obj, fields):
     return {name: plain(getattr(obj, name)) for name in fields}
+
+
+def is_uuid(value):
+    """Ids are UUIDs: anything else names nothing (and must not reach a
+    UUID column, where PostgreSQL would refuse it)."""
+    import uuid
+    try:
+        uuid.UUID(str(value))
+        return True
+    except ValueError:
+        return False

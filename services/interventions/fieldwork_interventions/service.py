@@ -15,7 +15,7 @@ from fieldwork_common.consumer import Topology
 from fieldwork_common.db import Database
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.principal import CurrentPrincipal
-from fieldwork_common.serialize import as_dict
+from fieldwork_common.serialize import as_dict, is_uuid
 
 from fieldwork_interventions import SERVICE_NAME
 from fieldwork_interventions.domain import rules
@@ -40,24 +40,16 @@ def _require_admin(principal, company_id=None):
 
 
 def _get(session, model, object_id, field):
-    obj = session.get(model, object_id) if _is_uuid(object_id) else None
+    obj = session.get(model, object_id) if is_uuid(object_id) else None
     if obj is None:
         raise NotFound(f"{model.__name__} not found.", {field: object_id})
     return obj
 
 
-def _is_uuid(value):
-    import uuid
-    try:
-        uuid.UUID(str(value))
-        return True
-    except ValueError:
-        return False
-
 
 def _referenced(session, model, object_id, field):
     """A reference in a command: a missing one is bad input (400), not 404."""
-    obj = session.get(model, object_id) if _is_uuid(object_id) else None
+    obj = session.get(model, object_id) if is_uuid(object_id) else None
     if obj is None:
         raise InvalidInput(f"{field} does not name an existing {model.__name__}.",
                            {field: object_id})
@@ -199,7 +191,7 @@ class InterventionsService(operations.Operations):
             raise Forbidden("Only admins and technicians create interventions.")
         s = uow.session
         wanted = technician_id or (principal.technician_id if principal.role == "technician" else None)
-        technician = s.get(Technician, wanted) if wanted and _is_uuid(wanted) else None
+        technician = s.get(Technician, wanted) if wanted and is_uuid(wanted) else None
         client = _referenced(s, Client, client_id, "client_id")
         equipment = _referenced(s, Equipment, equipment_id, "equipment_id")
         kind = _referenced(s, InterventionType, type_id, "type_id")
@@ -239,7 +231,7 @@ class InterventionsService(operations.Operations):
         concurrency): a stale version is a Conflict, never a lost update.
         Publishes intervention.updated."""
         s = uow.session
-        intervention = s.get(Intervention, intervention_id) if _is_uuid(intervention_id) else None
+        intervention = s.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
         if intervention is None or not rules.can_see_intervention(self.principal, intervention):
             raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
         if self.principal.role == "client":
@@ -267,7 +259,7 @@ class InterventionsService(operations.Operations):
     def get_intervention(self, intervention_id):
         """Any role; a caller who may not see it gets NotFound."""
         with self.db.session() as session:
-            intervention = session.get(Intervention, intervention_id) if _is_uuid(intervention_id) else None
+            intervention = session.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
             if intervention is None or not rules.can_see_intervention(self.principal, intervention):
                 raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
             return as_dict(intervention, INTERVENTION_FIELDS)

@@ -7,7 +7,6 @@ unsent by a crash between the commit and the send.
 """
 import logging
 import os
-import uuid
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -19,7 +18,7 @@ from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from fieldwork_common.serialize import as_dict
+from fieldwork_common.serialize import as_dict, is_uuid
 
 from fieldwork_notifications import SERVICE_NAME, mailer
 from fieldwork_notifications.domain import emails as rules
@@ -47,13 +46,6 @@ def retry_delay(attempts, base=None):
     base = RETRY_BASE if base is None else base
     return timedelta(seconds=min(3600, base * 2 ** max(0, attempts - 1)))
 
-
-def _is_uuid(value):
-    try:
-        uuid.UUID(str(value))
-        return True
-    except ValueError:
-        return False
 
 
 class NotificationsService(operations.Operations):
@@ -90,7 +82,7 @@ class NotificationsService(operations.Operations):
         over). A sent email is not sent twice: 409."""
         self._require_admin()
         with self.db.session() as session, session.begin():
-            email = session.get(Email, email_id) if _is_uuid(email_id) else None
+            email = session.get(Email, email_id) if is_uuid(email_id) else None
             if email is None:
                 raise NotFound("Email not found.", {"email_id": email_id})
             if email.status == "sent":
