@@ -357,16 +357,13 @@ class Backlog:
 
     def __init__(self, isolation, servers, smtp):
         from kombu import Connection
+
+        from fieldwork_common import topology
         self.smtp = smtp
-        # three services handle intervention.created; the management API
-        # lists queues a few seconds after they are declared
-        deadline = time.monotonic() + 20
-        while True:
-            self.queues = [name for name in _queue_names(servers, isolation.vhost)
-                           if name.startswith("evt-")]
-            if len(self.queues) >= 3 or time.monotonic() >= deadline:
-                break
-            time.sleep(1)
+        # the queues of every handler of intervention.created (declared by
+        # the services at start, from the same list)
+        self.queues = [topology.queue_name(s.source, s.event_type, s.service, s.method)
+                       for s in topology.SUBSCRIPTIONS if s.event_type == "intervention.created"]
         self.connection = Connection(isolation.amqp_uri)
         self.channel = self.connection.channel()
 
@@ -375,17 +372,15 @@ class Backlog:
                    for name in self.queues)
 
     def drain(self, emails, timeout=DRAIN_TIMEOUT):
+        from fieldwork_common.testing.waiting import wait_until
         t0 = time.monotonic()
-        deadline = t0 + timeout
-        while True:
-            sent, ready = len(self.smtp.messages), self.ready()
-            if sent >= emails and ready == 0:
-                break
-            if time.monotonic() >= deadline:
-                print(f"  ! backlog not drained after {timeout:.0f}s: {sent} of {emails} emails, "
-                      f"{ready} event messages ready", flush=True)
-                return
-            time.sleep(0.1)
+        try:
+            wait_until(lambda: len(self.smtp.messages) >= emails and self.ready() == 0,
+                       timeout, interval=0.1, message="the event handlers' backlog")
+        except AssertionError:
+            print(f"  ! backlog not drained after {timeout:.0f}s: {len(self.smtp.messages)} of "
+                  f"{emails} emails, {self.ready()} event messages ready", flush=True)
+            return
         waited = time.monotonic() - t0
         if waited >= 0.5:
             print(f"  (waited {waited:.1f}s for the event handlers' backlog)", flush=True)
@@ -420,15 +415,17 @@ def rpc_reply_queues(servers, vhost):
         names = _queue_names(servers, vhost)
         return sum(1 for n in names if n.startswith("rpc.reply")), len(names)
 
-    previous = read()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        time.sleep(3)
-        current = read()
-        if current == previous:
-            return current
-        previous = current
-    return previous
+    from fieldwork_common.testing.waiting import wait_until
+    readings = [read()]
+
+    def stable():
+        readings.append(read())
+        return readings[-1] == readings[-2]
+    try:
+        wait_until(stable, 30, interval=3, message="two equal queue listings")
+    except AssertionError:
+        pass  # report the last reading
+    return readings[-1]
 
 
 # --- the run ---------------------------------------------------------------------
