@@ -64,3 +64,24 @@ def test_a_dead_letter_is_listed_replayed_after_the_fix_and_handled_once(isolati
     assert dead_letter() is None
     again = admin.post("/admin/dead-letters/replay", {"service": "timeclock", "ids": [letter["id"]]})
     assert again.json()["not_found"] == [letter["id"]]
+
+
+def test_the_email_log_is_paginated_with_a_cursor(world, admin, smtp):
+    company = world.company()
+    client = world.client(company)
+    technician = world.technician(company)
+    for _ in range(3):
+        world.intervention(client=client, technician=technician)
+    smtp.wait_for(client["email"], count=3)
+    seen, after = [], None
+    while True:
+        path = f"/admin/emails?recipient={client['email']}&limit=2" + (f"&after={after}" if after else "")
+        page = admin.get(path)
+        assert page.status_code == 200, page.text
+        seen += [e["id"] for e in page.json()["items"]]
+        after = page.json()["next_cursor"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) == 3
+    assert admin.get(f"/admin/emails?after={uuid.uuid4()}").status_code == 400
+    assert admin.get("/admin/emails?limit=0").status_code == 400

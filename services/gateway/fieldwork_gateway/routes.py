@@ -231,7 +231,7 @@ def replay_dead_letters(body):
 def list_emails(query):
     """Newest first. `status=dead`: emails that failed every attempt and
     wait for an operator."""
-    return {"items": call("notifications", "list_emails", **query)}
+    return call("notifications", "list_emails", **query)
 
 
 @api.route("/admin/emails/<email_id>/resend", "POST", summary="Send a failed or dead email again (admin)",

@@ -215,6 +215,7 @@ class EmailQuery(Schema):
     status = fields.String(validate=validate.OneOf(("pending", "sent", "failed", "dead")))
     recipient = fields.Email()
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = Id(metadata={"description": "the next_cursor of the previous page"})
 
 
 class Email(Schema):
@@ -234,3 +235,5 @@ class Email(Schema):
 
 class EmailList(Schema):
     items = fields.List(fields.Nested(Email))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as `after` for the next page; null on the last page"})

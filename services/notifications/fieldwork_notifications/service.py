@@ -62,19 +62,28 @@ class NotificationsService(operations.Operations):
                               "notifications.on_intervention_created")
 
     @rpc
-    def list_emails(self, recipient=None, status=None, limit=50):
-        """Admin: the recorded emails, newest first; `status="dead"` lists
-        those an operator must look at."""
+    def list_emails(self, recipient=None, status=None, limit=50, after=None):
+        """Admin: the recorded emails, newest first, a page at a time:
+        {"items", "next_cursor"}; pass `next_cursor` back as `after` for the
+        next page. `status="dead"` lists those an operator must look at."""
         self._require_admin()
         if status is not None and status not in STATUSES:
             raise InvalidInput("Unknown email status.", {"status": status, "allowed": list(STATUSES)})
+        limit = max(1, min(int(limit), 200))
         with self.db.session() as session:
-            query = sa.select(Email).order_by(Email.created_at.desc()).limit(max(1, min(limit, 200)))
+            query = sa.select(Email).order_by(Email.created_at.desc(), Email.id.desc()).limit(limit + 1)
             if recipient:
                 query = query.where(Email.recipient == recipient)
             if status:
                 query = query.where(Email.status == status)
-            return [as_dict(e, EMAIL_FIELDS) for e in session.scalars(query)]
+            if after is not None:
+                anchor = session.get(Email, after) if is_uuid(after) else None
+                if anchor is None:
+                    raise InvalidInput("Unknown cursor.", {"after": after})
+                query = query.where(sa.tuple_(Email.created_at, Email.id) < (anchor.created_at, anchor.id))
+            rows = session.scalars(query).all()
+        items = [as_dict(e, EMAIL_FIELDS) for e in rows[:limit]]
+        return {"items": items, "next_cursor": items[-1]["id"] if len(rows) > limit else None}
 
     @rpc
     def resend_email(self, email_id):
