@@ -1,9 +1,10 @@
 """A pool of started nameko cluster proxies, one pool per gunicorn worker
 process.
 
-Measured (STACK-NOTES, and bench/): a new proxy per request is 4–5× slower
-and leaves a reply queue behind per request; one proxy shared by threads
-hangs. So each thread checks a started proxy out for the whole request,
+Measured (bench/, docs/performance.md): a new proxy per request costs 3.5×
+the broker CPU, 1.5× the latency at one connection, and leaves a reply
+queue behind per request for 5 minutes; one proxy shared by threads hangs
+(STACK-NOTES). So each thread checks a started proxy out for the whole request,
 with the caller's principal set as nameko context data, and returns it.
 A proxy that timed out or lost its connection is discarded: a late reply
 could otherwise be read as the answer to the next call.
@@ -11,23 +12,21 @@ could otherwise be read as the answer to the next call.
 import logging
 import os
 import queue
-import socket
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 
-from amqp.exceptions import AMQPError
-from kombu.exceptions import OperationalError as KombuOperationalError
 from nameko.exceptions import RemoteError, RpcTimeout, UnknownService
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from fieldwork_common.errors import FieldworkError, Unavailable
 from fieldwork_common.principal import CONTEXT_KEY
+from fieldwork_common.rpc import BROKER_ERRORS
 
 log = logging.getLogger(__name__)
 
-BROKEN = (RpcTimeout, socket.error, OSError, AMQPError, KombuOperationalError, ConnectionError)
+BROKEN = (RpcTimeout,) + BROKER_ERRORS
 
 
 class RpcPool:
@@ -99,15 +98,6 @@ class RpcPool:
                 idle.put(entry)
             else:
                 _stop_quietly(proxy)
-
-    def close(self):
-        idle = self._idle
-        while idle is not None:
-            try:
-                proxy, _ = idle.get_nowait()
-            except queue.Empty:
-                break
-            _stop_quietly(proxy)
 
 
 class Deadlines:
