@@ -103,17 +103,7 @@ def run_alembic_env():
     """Body of every service's migrations/env.py: run on the connection that
     `migrate()` holds (it owns the advisory lock)."""
     from alembic import context
-    conn = context.config.attributes.get("connection")
-    if conn is None:  # `alembic` CLI: connect from the environment
-        import os
-        service = os.environ["FIELDWORK_SERVICE"]
-        engine = create_engine(config.database_url(service), poolclass=NullPool)
-        with engine.connect() as conn:
-            context.configure(connection=conn)
-            with context.begin_transaction():
-                context.run_migrations()
-        return
-    context.configure(connection=conn)
+    context.configure(connection=context.config.attributes["connection"])
     with context.begin_transaction():
         context.run_migrations()
 
