@@ -118,28 +118,29 @@ class NotificationsService(operations.Operations):
             raise Forbidden("Only admins handle the email log.")
 
     def _record_and_send(self, envelope, to_send, consumer):
+        """Record the event's emails already claimed for this worker (first
+        attempt counted, lease set) in the inbox's transaction, then send
+        them: no separate claim transaction on the common path."""
         with self.db.unit_of_work() as uow:
             if not uow.first_time(envelope, consumer):
                 return
-            ids = []
+            claimed = []
             for item in to_send:
                 subject, body = render(item.template, item.language, item.context)
                 email = Email(event_id=envelope["event_id"], recipient=item.recipient,
                               template=item.template, language=item.language,
-                              subject=subject, body=body)
+                              subject=subject, body=body, attempts=1,
+                              next_attempt_at=sa.func.now() + SEND_LEASE)
                 uow.session.add(email)
                 uow.session.flush()
-                ids.append(email.id)
-        for email_id in ids:
-            self._send(email_id)
+                claimed.append((email.id, 1, email.recipient, subject, body))
+        for email in claimed:
+            self._deliver(*email)
 
     def _send(self, email_id):
-        """Send one due email. It is claimed first (attempt counted, and a
-        lease that keeps other workers and replicas off it while it is
-        sent), then sent, then marked sent as soon as the server accepted
-        it. A crash after the server accepted it and before that mark is
-        the one case that sends it twice; the copy has the same Message-ID
-        (see docs/reliability.md)."""
+        """Send one due email (a retry, or one left by a crash): claim it —
+        attempt counted, and a lease that keeps other workers and replicas
+        off it while it is sent — then deliver it."""
         with self.db.session() as session, session.begin():
             email = session.scalars(
                 sa.select(Email).where(Email.id == email_id, Email.status.in_(("pending", "failed")),
@@ -149,7 +150,14 @@ class NotificationsService(operations.Operations):
                 return
             email.attempts += 1
             email.next_attempt_at = sa.func.now() + SEND_LEASE
-            attempts, recipient, subject, body = email.attempts, email.recipient, email.subject, email.body
+            claimed = (email.id, email.attempts, email.recipient, email.subject, email.body)
+        self._deliver(*claimed)
+
+    def _deliver(self, email_id, attempts, recipient, subject, body):
+        """Send a claimed email and mark it sent as soon as the server
+        accepted it. A crash after the server accepted it and before that
+        mark is the one case that sends it twice; the copy has the same
+        Message-ID (see docs/reliability.md)."""
         accepted = []
 
         def mark_sent():

@@ -3,7 +3,8 @@ is the subject, the rest the body."""
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 _env = Environment(loader=PackageLoader("fieldwork_notifications", "templates"),
-                   undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False)
+                   undefined=StrictUndefined, keep_trailing_newline=True, autoescape=False,
+                   auto_reload=False)  # templates ship with the package: compile each once
 
 
 def render(template, language, context):
