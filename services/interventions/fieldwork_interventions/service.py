@@ -210,8 +210,7 @@ class InterventionsService(operations.Operations):
             description=description or "", step=rules.first_step(location),
             created_by=principal.user_id)
         s.add(intervention)
-        s.flush()
-        s.refresh(intervention)
+        s.flush()  # server defaults (created_at) come back with the INSERT (RETURNING)
         result = as_dict(intervention, INTERVENTION_FIELDS)
         # Event-carried state: consumers (notifications) need the client's
         # contact and language without calling back.
