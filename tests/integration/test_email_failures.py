@@ -2,6 +2,8 @@
 growing delays; after its last attempt it is `dead`, listed for operators,
 who resend it once the mail server is back. Each email reaches the server
 once."""
+import json
+import os
 import time
 import uuid
 
@@ -131,4 +133,29 @@ def test_an_email_that_fails_every_attempt_is_dead_until_an_operator_resends_it(
     assert len(mail.sink.wait_for(recipient)) == 1
     with pytest.raises(_typed_errors.Conflict):
         mail.rpc.notifications.resend_email(row.id)
+    assert len(mail.sink.to(recipient)) == 1
+
+
+def test_operators_resend_a_dead_email_from_the_command_line(mail):
+    import subprocess
+    import sys
+    recipient = f"cli-{uuid.uuid4().hex[:8]}@example.test"
+    mail.proxy.cut()
+    try:
+        announce(mail, recipient)
+        row = wait_until(lambda: (rows := mail.emails(recipient)) and rows[0].status == "dead" and rows[0],
+                         timeout=30, message="the email dead")
+    finally:
+        mail.proxy.restore()
+    env = {**os.environ, "NOTIFICATIONS_DATABASE_URL": mail.isolation.database_url("notifications")}
+    cli = [sys.executable, "-m", "fieldwork_notifications.emails_cli"]
+    listed = subprocess.run(cli + ["list", "--status", "dead", "--recipient", recipient], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert [json.loads(line)["id"] for line in listed.stdout.splitlines()] == [row.id]
+    resent = subprocess.run(cli + ["resend", row.id], env=env, capture_output=True, text=True, timeout=60)
+    assert resent.returncode == 0 and json.loads(resent.stdout) == {"id": row.id, "resend": True}
+    assert len(mail.sink.wait_for(recipient)) == 1  # the running service sent it
+    again = subprocess.run(cli + ["resend", row.id], env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1  # sent already: nothing to resend
     assert len(mail.sink.to(recipient)) == 1
