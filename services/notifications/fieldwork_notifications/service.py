@@ -153,6 +153,11 @@ class NotificationsService(operations.Operations):
             claimed = (email.id, email.attempts, email.recipient, email.subject, email.body)
         self._deliver(*claimed)
 
+    def _mark_sent(self, email_id):
+        with self.db.session() as session, session.begin():
+            session.execute(sa.update(Email).where(Email.id == email_id)
+                            .values(status="sent", sent_at=sa.func.now(), last_error=None))
+
     def _deliver(self, email_id, attempts, recipient, subject, body):
         """Send a claimed email and mark it sent as soon as the server
         accepted it. A crash after the server accepted it and before that
@@ -161,16 +166,23 @@ class NotificationsService(operations.Operations):
         accepted = []
 
         def mark_sent():
-            with self.db.session() as session, session.begin():
-                session.execute(sa.update(Email).where(Email.id == email_id)
-                                .values(status="sent", sent_at=sa.func.now(), last_error=None))
-            accepted.append(True)
+            accepted.append(True)  # the server has it, whatever happens next
+            self._mark_sent(email_id)
         try:
             mailer.send(recipient, subject, body, message_id=f"<{email_id}@fieldwork.local>",
                         on_accepted=mark_sent)
-        except Exception as exc:  # socket errors and every SMTPException
+        except Exception as exc:  # socket errors, every SMTPException, or the database
             if accepted:
-                return  # only the goodbye (QUIT) failed: the email is sent
+                # sent, but recording it failed: never call it failed (that
+                # would resend it); one more try, else the lease expires and
+                # it goes out again, with the same Message-ID
+                log.warning("email %s was sent but not recorded (%s); retrying the record",
+                            email_id, type(exc).__name__)
+                try:
+                    self._mark_sent(email_id)
+                except Exception:
+                    log.error("email %s sent but still not recorded as sent", email_id)
+                return
             status = "failed" if attempts < MAX_ATTEMPTS else "dead"
             error = f"{type(exc).__name__}: {exc}"[:500]
             with self.db.session() as session, session.begin():

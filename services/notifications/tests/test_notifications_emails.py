@@ -66,3 +66,36 @@ def test_resending_is_for_admins():
                              principal=Principal(user_id="u", role="manager", company_id="c"))
     with pytest.raises(Forbidden):
         service.resend_email("e")
+
+
+def test_an_email_the_server_accepted_is_never_called_failed(monkeypatch):
+    """If recording "sent" fails after the server's 250, the email must not
+    be marked failed (that would send it again): the record is retried."""
+    from unittest.mock import Mock
+
+    from fieldwork_common.errors import Unavailable
+    from fieldwork_notifications import mailer
+
+    def accepted_by_the_server(recipient, subject, body, message_id=None, on_accepted=None):
+        on_accepted()
+    monkeypatch.setattr(mailer, "send", accepted_by_the_server)
+    service = worker_factory(NotificationsService)
+    service._mark_sent = Mock(side_effect=[Unavailable("database down"), None])
+    service._deliver("e1", 1, "r@example.test", "Subject", "Body")
+    assert service._mark_sent.call_count == 2
+    service.db.session.assert_not_called()  # no "failed" written
+
+
+def test_a_refused_email_is_failed_with_a_delay(monkeypatch):
+    import smtplib
+
+    from fieldwork_notifications import mailer
+
+    def refused(*args, **kwargs):
+        raise smtplib.SMTPRecipientsRefused({"r@example.test": (550, b"no such user")})
+    monkeypatch.setattr(mailer, "send", refused)
+    service = worker_factory(NotificationsService)
+    service._deliver("e1", 1, "r@example.test", "Subject", "Body")
+    session = service.db.session.return_value.__enter__.return_value
+    [call] = session.execute.call_args_list
+    assert "UPDATE emails" in str(call.args[0])
