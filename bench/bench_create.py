@@ -66,8 +66,7 @@ def load_worker(index, commands, results):
         url, headers, body, start_at, measure_from, end_at = command
         latencies, statuses, samples, total, total_2xx = [], Counter(), [], 0, 0
         with requests.Session() as session:
-            while time.monotonic() < start_at:
-                time.sleep(0.001)
+            time.sleep(max(0.0, start_at - time.monotonic()))  # every process starts together
             while True:
                 t0 = time.monotonic()
                 if t0 >= end_at:
@@ -389,22 +388,9 @@ class Backlog:
         self.connection.release()
 
 
-def _management(servers):
-    from urllib.parse import urlsplit, urlunsplit
-    parts = urlsplit(servers.management_url)
-    auth = (parts.username, parts.password) if parts.username else None
-    base = urlunsplit((parts.scheme, f"{parts.hostname}:{parts.port or 15672}", "", "", ""))
-    return base, auth
-
-
 def _queue_names(servers, vhost):
-    import requests
-    from urllib.parse import quote
-    base, auth = _management(servers)
-    response = requests.get(f"{base}/api/queues/{quote(vhost, safe='')}?columns=name",
-                            auth=auth, timeout=30)
-    response.raise_for_status()
-    return [q["name"] for q in response.json()]
+    from fieldwork_common.testing.servers import list_queues
+    return [q["name"] for q in list_queues(servers, vhost)]
 
 
 def rpc_reply_queues(servers, vhost):

@@ -6,7 +6,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-import requests
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
@@ -68,12 +67,7 @@ def test_concurrent_retries_with_one_key_create_one_intervention(world, admin, s
 
 
 def _queue_consumers(isolation, queue):
-    from urllib.parse import quote, urlsplit
-    api = urlsplit(isolation.servers.management_url)
-    response = requests.get(
-        f"http://{api.hostname}:{api.port}/api/queues/{quote(isolation.vhost, safe='')}/{queue}",
-        auth=(api.username, api.password), timeout=5)
-    return response.json().get("consumers", 0) if response.ok else 0
+    return next((q.get("consumers", 0) for q in isolation.queues() if q["name"] == queue), 0)
 
 
 def test_a_replica_killed_mid_call_and_a_client_retry_make_one_intervention(

@@ -25,22 +25,10 @@ from sqlalchemy.pool import NullPool
 from fieldwork_common import config
 from fieldwork_common.envelope import make_envelope
 from fieldwork_common.errors import Conflict, Unavailable
+from fieldwork_common.pg import create_engine, engine_url  # noqa: F401  (callers use db.*)
 from fieldwork_common.outbox import OutboxRelay, idempotency_keys, inbox, outbox
 
 log = logging.getLogger(__name__)
-
-
-def engine_url(url):
-    """SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; Fieldwork runs
-    on psycopg2 (eventlet makes it cooperative, see STACK-NOTES)."""
-    url = sa.make_url(url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg2")
-    return url
-
-
-def create_engine(url, **kwargs):
-    return sa.create_engine(engine_url(url), **kwargs)
 
 
 def lock_key(name):

@@ -38,6 +38,7 @@ from sqlalchemy.pool import NullPool
 
 from fieldwork_common import config
 from fieldwork_common.envelope import rfc3339
+from fieldwork_common.pg import create_engine
 
 PRODUCERS = tuple(s for s in config.SERVICES if s != "gateway")
 
@@ -54,14 +55,6 @@ outbox = sa.table(
     sa.column("created_at", sa.DateTime(timezone=True)),
     sa.column("published_at", sa.DateTime(timezone=True)),
 )
-
-
-def create_engine(url, **kwargs):
-    """Like `fieldwork_common.db.create_engine`: psycopg2 for postgresql://."""
-    url = sa.make_url(url)
-    if url.drivername in ("postgresql", "postgres"):
-        url = url.set(drivername="postgresql+psycopg2")
-    return sa.create_engine(url, **kwargs)
 
 
 class EventLog:

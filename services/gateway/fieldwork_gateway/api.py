@@ -71,7 +71,7 @@ def _wrap(route, view):
         kwargs = dict(path_args)
         if route.body is not None:
             kwargs["body"] = load(route.body(), _json_body())
-        if route.method in MUTATING:
+        if route.method in MUTATING and route.roles is not PUBLIC:  # commands, not the login
             g.idempotency = _idempotency(route, kwargs)
         if route.query is not None:
             kwargs["query"] = load(route.query(), request.args.to_dict())
@@ -99,8 +99,7 @@ def _idempotency(route, kwargs):
         raise InvalidInput("Idempotency-Key must be 1 to 255 visible ASCII characters.",
                            {"header": "Idempotency-Key"})
     key = supplied or uuid.uuid4().hex
-    user = g.principal.user_id if g.principal else "anonymous"
-    scope = hashlib.sha256(f"{user}|{route.method}|{request.path}|{key}".encode()).hexdigest()
+    scope = hashlib.sha256(f"{g.principal.user_id}|{route.method}|{request.path}|{key}".encode()).hexdigest()
     body = json.dumps(kwargs, sort_keys=True, default=str)
     return scope, hashlib.sha256(body.encode()).hexdigest()
 

@@ -20,7 +20,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from fieldwork_common.db import engine_url
+from fieldwork_common.pg import engine_url
 
 HOW_TO = (
     "Integration tests need RabbitMQ (with the management plugin) and PostgreSQL.\n"
@@ -121,6 +121,11 @@ class Isolation:
             env[f"{service.upper()}_DATABASE_URL"] = self.database_url(service)
         return env
 
+    def queues(self):
+        """The queues of this run's vhost, as the management API lists them
+        (it lags declarations by a few seconds)."""
+        return list_queues(self.servers, self.vhost)
+
     def _vhost_api(self, method):
         _request(method, f"{self.servers.management_url}/api/vhosts/{quote(self.vhost, safe='')}")
 
@@ -137,6 +142,10 @@ class Isolation:
             for name in names:
                 conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def list_queues(servers, vhost):
+    return _request("GET", f"{servers.management_url}/api/queues/{quote(vhost, safe='')}").json()
 
 
 def _request(method, url, **kwargs):

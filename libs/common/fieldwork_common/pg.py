@@ -1,0 +1,16 @@
+"""PostgreSQL URLs and engines, without nameko or Alembic: shared by the
+services (through db.py), the operator tools and the tests."""
+import sqlalchemy as sa
+
+
+def engine_url(url):
+    """SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg 3; Fieldwork runs
+    on psycopg2 (eventlet makes it cooperative, see STACK-NOTES)."""
+    url = sa.make_url(url)
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg2")
+    return url
+
+
+def create_engine(url, **kwargs):
+    return sa.create_engine(engine_url(url), **kwargs)
