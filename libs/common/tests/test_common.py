@@ -63,3 +63,34 @@ def test_errors_survive_nameko_serialisation():
     back = deserialize(serialize(InvalidInput("Bad.", {"a": ["b"], "n": 2, "none": None})))
     assert isinstance(back, InvalidInput)
     assert (back.message, back.details) == ("Bad.", {"a": ["b"], "n": 2, "none": None})
+
+
+def test_a_cursor_round_trips_and_garbage_is_bad_input():
+    from datetime import datetime, timezone
+
+    import pytest
+
+    from fieldwork_common.errors import InvalidInput
+    from fieldwork_common.pagination import clamp_limit, decode_cursor, encode_cursor
+    at = datetime(2026, 11, 22, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    assert decode_cursor(encode_cursor(at, "abc")) == (at, "abc")
+    for garbage in ("", "!!!", "bm90IGpzb24", encode_cursor(at, "x")[:-3]):
+        with pytest.raises(InvalidInput):
+            decode_cursor(garbage)
+    for bad in (0, 201, "ten"):
+        with pytest.raises(InvalidInput):
+            clamp_limit(bad)
+
+
+def test_an_invitation_is_valid_icalendar():
+    from datetime import datetime, timedelta, timezone
+
+    from fieldwork_common.ics import CalendarEvent, calendar, parse
+    start = datetime(2026, 12, 1, 14, 30, tzinfo=timezone.utc)
+    doc = calendar([CalendarEvent(uid="i-1@fieldwork", start=start, summary="Retrait",
+                                  duration=timedelta(minutes=15))], method="REQUEST")
+    assert b"METHOD:REQUEST" in doc
+    [event] = parse(doc)
+    assert event.decoded("dtstart") == start
+    assert event.decoded("dtend") == start + timedelta(minutes=15)
+    assert str(event["uid"]) == "i-1@fieldwork"

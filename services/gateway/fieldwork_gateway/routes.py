@@ -95,115 +95,6 @@ def create_user(body):
     return current_app.extensions["accounts"].create_user(**body, idempotency=g.get("idempotency"))
 
 
-# --- master data ---------------------------------------------------------------
-
-@api.route("/companies", "POST", summary="Create a company (shop)", roles=ADMIN,
-           body=schemas.CompanyIn, response=schemas.Company, status=201, tag="master data")
-def create_company(body):
-    return call("interventions", "create_company", **body)
-
-
-@api.route("/companies/<company_id>", "GET", summary="A company", roles=STAFF,
-           response=schemas.Company, tag="master data")
-def get_company(company_id):
-    return call("interventions", "get_company", company_id=company_id)
-
-
-@api.route("/technicians", "POST", summary="Create a technician", roles=ADMIN,
-           body=schemas.TechnicianIn, response=schemas.Technician, status=201, tag="master data")
-def create_technician(body):
-    return call("interventions", "create_technician", **body)
-
-
-@api.route("/technicians/<technician_id>", "GET", summary="A technician",
-           roles=("admin", "manager", "technician"), response=schemas.Technician, tag="master data")
-def get_technician(technician_id):
-    return call("interventions", "get_technician", technician_id=technician_id)
-
-
-@api.route("/clients", "POST", summary="Create a client", roles=ADMIN,
-           body=schemas.ClientIn, response=schemas.Client, status=201, tag="master data")
-def create_client(body):
-    return call("interventions", "create_client", **body)
-
-
-@api.route("/clients/<client_id>", "GET", summary="A client", roles=ALL,
-           response=schemas.Client, tag="master data")
-def get_client(client_id):
-    return call("interventions", "get_client", client_id=client_id)
-
-
-@api.route("/intervention-types", "POST", summary="Create an intervention type", roles=ADMIN,
-           body=schemas.InterventionTypeIn, response=schemas.InterventionType, status=201,
-           tag="master data")
-def create_intervention_type(body):
-    return call("interventions", "create_intervention_type", **body)
-
-
-@api.route("/equipment", "POST", summary="Register a client's equipment", roles=ADMIN,
-           body=schemas.EquipmentIn, response=schemas.Equipment, status=201, tag="master data")
-def create_equipment(body):
-    return call("interventions", "create_equipment", **body)
-
-
-@api.route("/equipment/<equipment_id>", "GET", summary="An equipment", roles=ALL,
-           response=schemas.Equipment, tag="master data")
-def get_equipment(equipment_id):
-    return call("interventions", "get_equipment", equipment_id=equipment_id)
-
-
-# --- interventions ---------------------------------------------------------------
-
-@api.route("/interventions", "POST", summary="Create an intervention (admin, or a technician for itself)",
-           roles=("admin", "technician"), body=schemas.InterventionIn,
-           response=schemas.Intervention, status=201, tag="interventions")
-def create_intervention(body):
-    """Publishes `intervention.created`; the client is emailed."""
-    return call("interventions", "create_intervention", **body)
-
-
-@api.route("/interventions/<intervention_id>", "GET", summary="An intervention", roles=ALL,
-           response=schemas.Intervention, tag="interventions")
-def get_intervention(intervention_id):
-    """404 for an intervention the caller may not see. The `ETag` header is
-    its version: send it back in `If-Match` to update it."""
-    return with_etag(call("interventions", "get_intervention", intervention_id=intervention_id))
-
-
-@api.route("/interventions/<intervention_id>", "PATCH", summary="Change an intervention's description",
-           roles=("admin", "manager", "technician"), body=schemas.InterventionPatch,
-           response=schemas.Intervention, tag="interventions")
-def update_intervention(intervention_id, body):
-    """Optimistic concurrency: the version comes from `If-Match` (the ETag of
-    a GET) or the body's `version`; if someone changed the intervention
-    since, 409 with the current version. Publishes `intervention.updated`."""
-    version = expected_version(body.pop("version", None))
-    return with_etag(call("interventions", "update_intervention", intervention_id=intervention_id,
-                          version=version, changes=body))
-
-
-def expected_version(from_body):
-    header = request.headers.get("If-Match")
-    if header is not None:
-        try:
-            from_header = int(header.strip().removeprefix("W/").strip('"'))
-        except ValueError:
-            raise InvalidInput("If-Match must be the ETag of the resource.", {"header": "If-Match"}) from None
-        if from_body is not None and from_body != from_header:
-            raise InvalidInput("If-Match and version disagree.", {"if_match": from_header, "version": from_body})
-        return from_header
-    if from_body is None:
-        raise PreconditionRequired("Send the version you read: an If-Match header or a version field.",
-                                   {"header": "If-Match"})
-    return from_body
-
-
-def with_etag(resource):
-    response = jsonify(resource)
-    response.headers["ETag"] = f'"{resource["version"]}"'
-    return response, 200
-
-
 # --- operations ------------------------------------------------------------------
 
 @api.route("/admin/dead-letters", "GET", summary="Events the services gave up on (admin)",
@@ -238,3 +129,7 @@ def list_emails(query):
            roles=ADMIN, response=schemas.Email, tag="operations")
 def resend_email(email_id):
     return call("notifications", "resend_email", email_id=email_id)
+
+
+# The other resources declare their routes on the same `api`.
+from fieldwork_gateway import intervention_routes, masterdata_routes  # noqa: E402,F401

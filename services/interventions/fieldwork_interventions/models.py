@@ -1,9 +1,9 @@
 """SQLAlchemy tables of the interventions database."""
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -19,28 +19,62 @@ def id_column():
     return mapped_column(UUID(as_uuid=False), primary_key=True, default=new_id)
 
 
-def ref(target):
-    return mapped_column(UUID(as_uuid=False), sa.ForeignKey(target), nullable=False)
+def ref(target, nullable=False):
+    return mapped_column(UUID(as_uuid=False), sa.ForeignKey(target), nullable=nullable)
 
 
 def created_at():
     return mapped_column(sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
+def active():
+    """Master data is deactivated, never deleted once referenced."""
+    return mapped_column(sa.Boolean, nullable=False, default=True, server_default=sa.true())
+
+
+class Settings(Base):
+    """One row (id = 1): platform-wide settings. When multi-company is off,
+    everything belongs to the main company."""
+    __tablename__ = "settings"
+    id: Mapped[int] = mapped_column(primary_key=True, default=1)
+    multi_company: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    main_company_id: Mapped[str | None] = ref("companies.id", nullable=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+
 class Company(Base):
     __tablename__ = "companies"
     id: Mapped[str] = id_column()
     name: Mapped[str]
+    email: Mapped[str | None]
+    phone: Mapped[str | None]
+    address: Mapped[str | None]
+    # emails a satisfaction survey to the client when an intervention is delivered
+    survey_enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class Technician(Base):
+    """A technician belongs to one company (`company_id`) and may work for
+    others too (`technician_companies`)."""
     __tablename__ = "technicians"
     id: Mapped[str] = id_column()
     name: Mapped[str]
     email: Mapped[str]
+    phone: Mapped[str | None]
     company_id: Mapped[str] = ref("companies.id")
+    active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+technician_companies = sa.Table(
+    "technician_companies", Base.metadata,
+    sa.Column("technician_id", UUID(as_uuid=False), sa.ForeignKey("technicians.id"), primary_key=True),
+    sa.Column("company_id", UUID(as_uuid=False), sa.ForeignKey("companies.id"), primary_key=True),
+)
 
 
 class Client(Base):
@@ -48,9 +82,25 @@ class Client(Base):
     id: Mapped[str] = id_column()
     name: Mapped[str]
     email: Mapped[str]
+    phone: Mapped[str | None]
+    address: Mapped[str | None]
     locale: Mapped[str] = mapped_column(default="fr")
     company_id: Mapped[str] = ref("companies.id")
+    active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Site(Base):
+    """A place of a client's where interventions happen (`on_site`)."""
+    __tablename__ = "sites"
+    id: Mapped[str] = id_column()
+    client_id: Mapped[str] = ref("clients.id")
+    name: Mapped[str]
+    address: Mapped[str | None]
+    active: Mapped[bool] = active()
+    created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class InterventionType(Base):
@@ -58,18 +108,52 @@ class InterventionType(Base):
     id: Mapped[str] = id_column()
     name: Mapped[str]
     location: Mapped[str]
+    active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class Equipment(Base):
     __tablename__ = "equipment"
     id: Mapped[str] = id_column()
     client_id: Mapped[str] = ref("clients.id")
+    site_id: Mapped[str | None] = ref("sites.id", nullable=True)
     kind: Mapped[str]
     brand: Mapped[str | None]
     model: Mapped[str | None]
     serial_number: Mapped[str | None]
+    active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Contract(Base):
+    """A client's contract: draft → validated → active → ended."""
+    __tablename__ = "contracts"
+    id: Mapped[str] = id_column()
+    client_id: Mapped[str] = ref("clients.id")
+    company_id: Mapped[str] = ref("companies.id")
+    reference: Mapped[str]
+    billable: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    state: Mapped[str] = mapped_column(default="draft")
+    starts_on: Mapped[date | None] = mapped_column(sa.Date)
+    ends_on: Mapped[date | None] = mapped_column(sa.Date)
+    active: Mapped[bool] = active()
+    created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Status(Base):
+    """The catalog of statuses an admin prepares beforehand; an intervention
+    in the workshop shows one of them (seed 000)."""
+    __tablename__ = "statuses"
+    id: Mapped[str] = id_column()
+    label: Mapped[str]
+    colour: Mapped[str] = mapped_column(default="#808080")  # #rrggbb
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = active()
+    created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
 
 
 class Intervention(Base):
@@ -80,10 +164,52 @@ class Intervention(Base):
     equipment_id: Mapped[str] = ref("equipment.id")
     type_id: Mapped[str] = ref("intervention_types.id")
     technician_id: Mapped[str] = ref("technicians.id")
+    site_id: Mapped[str | None] = ref("sites.id", nullable=True)
+    contract_id: Mapped[str | None] = ref("contracts.id", nullable=True)
     location: Mapped[str]
     description: Mapped[str] = mapped_column(default="")
     step: Mapped[str | None]
-    state: Mapped[str] = mapped_column(default="open")
+    state: Mapped[str] = mapped_column(default="open")  # open, closed, completed
+    status_id: Mapped[str | None] = ref("statuses.id", nullable=True)
+    diagnostic: Mapped[str | None]
+    tests_performed: Mapped[list] = mapped_column(JSONB, nullable=False, default=list,
+                                                  server_default=sa.text("'[]'::jsonb"))
+    pickup_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    pickup_kind: Mapped[str | None]  # pickup (the client comes) or delivery (we bring it)
+    closed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     created_by: Mapped[str]
     created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
+                                                 server_default=sa.func.now())
     version: Mapped[int] = mapped_column(default=1)
+
+
+class HistoryEntry(Base):
+    """Every change of an intervention, with its author and time:
+    `kind` is created, step, status, status_reset, assignment, fields or
+    reopened; `data` says what changed."""
+    __tablename__ = "intervention_history"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    intervention_id: Mapped[str] = ref("interventions.id")
+    kind: Mapped[str]
+    data: Mapped[dict] = mapped_column(JSONB, nullable=False, default=dict)
+    author_id: Mapped[str]
+    author_role: Mapped[str]
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
+                                         server_default=sa.func.now())
+
+
+class AccessToken(Base):
+    """Unguessable tokens for pages opened without login: a client's
+    tracking page (`kind` tracking, `subject_id` the intervention) and the
+    calendar feeds apps subscribe to (`kind` calendar_technician or
+    calendar_company). Only a SHA-256 of the token is kept."""
+    __tablename__ = "access_tokens"
+    token_hash: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str]
+    subject_id: Mapped[str] = mapped_column(UUID(as_uuid=False))
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    revoked: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    created_by: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at()
