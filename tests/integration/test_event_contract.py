@@ -285,15 +285,15 @@ def test_the_asyncapi_document_is_valid_and_every_message_has_a_schema(contract)
 def test_documented_payload_fields_are_those_the_service_builds(contract):
     """Static cross-check with the field lists of the interventions service:
     each payload documents exactly the keys the code sets, all required."""
-    from fieldwork_interventions import service
+    from fieldwork_interventions import masterdata, workflow
 
     built = {
-        "company.created": service.COMPANY_FIELDS,
-        "technician.created": service.TECHNICIAN_FIELDS,
-        "client.created": service.CLIENT_FIELDS,
-        "intervention_type.created": service.TYPE_FIELDS,
-        "equipment.created": service.EQUIPMENT_FIELDS,
-        "intervention.created": service.INTERVENTION_FIELDS + ("client", "technician", "type"),
+        "company.created": masterdata.COMPANY_FIELDS,
+        "technician.created": masterdata.TECHNICIAN_FIELDS,
+        "client.created": masterdata.CLIENT_FIELDS,
+        "intervention_type.created": masterdata.TYPE_FIELDS,
+        "equipment.created": masterdata.EQUIPMENT_FIELDS,
+        "intervention.created": workflow.INTERVENTION_FIELDS + ("client", "technician", "type"),
         "intervention.updated": ("id", "version", "changes", "updated_by"),
     }
     assert set(contract.channels(PRODUCER)) == set(built)
