@@ -56,6 +56,8 @@ def platform(isolation, smtp):
         "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "RETRY_DELAYS": "0.2,0.5",
+        # the survey email goes out this many seconds after the delivery
+        "SURVEY_DELAY": "6",
     }
     plat = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
     started = time.monotonic()
@@ -117,8 +119,9 @@ class World:
         self.admin = admin
         self.anonymous = anonymous
 
-    def company(self):
-        return created(self.admin.post("/companies", {"name": f"Shop {uuid.uuid4().hex[:6]}"}))
+    def company(self, **fields):
+        """POST /companies; `fields` (email, phone, address, survey_enabled, name) are optional."""
+        return created(self.admin.post("/companies", {"name": f"Shop {uuid.uuid4().hex[:6]}", **fields}))
 
     def client(self, company, locale="fr"):
         tag = uuid.uuid4().hex[:8]
@@ -156,6 +159,71 @@ class World:
         return created((as_user or self.admin).post("/interventions", body))
 
 
+    # --- workshop steps (workflow) ---------------------------------------------
+
+    WORKSHOP_PATH = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
+
+    def move(self, intervention, step, as_user=None, **fields):
+        """PUT /interventions/{id}/step; the raw response."""
+        return (as_user or self.admin).request(
+            "PUT", f"/interventions/{intervention['id']}/step", json={"step": step, **fields})
+
+    def walk_to(self, intervention, target, as_user=None, **fields):
+        """Move a workshop intervention forward, step by step, to `target`
+        (`fields` go with the last move); the intervention as answered."""
+        current = intervention
+        path = self.WORKSHOP_PATH
+        for step in path[path.index(current["step"]) + 1:path.index(target) + 1]:
+            response = self.move(current, step, as_user=as_user, **(fields if step == target else {}))
+            assert response.status_code == 200, response.text
+            current = response.json()
+        return current
+
+    # --- master data (masterdata) -------------------------------------------------
+
+    def status(self, **fields):
+        """POST /statuses (a status of the catalog); `fields` override label, colour,
+        position, active."""
+        return created(self.admin.post("/statuses", {
+            "label": f"Status {uuid.uuid4().hex[:6]}", "colour": "#1e90ff", "position": 10, **fields}))
+
+    def site(self, client, **fields):
+        return created(self.admin.post("/sites", {
+            "client_id": client["id"], "name": f"Site {uuid.uuid4().hex[:6]}",
+            "address": "1 rue de la Paix, Paris", **fields}))
+
+    def contract(self, client, **fields):
+        return created(self.admin.post("/contracts", {
+            "client_id": client["id"], "reference": f"CT-{uuid.uuid4().hex[:6]}", **fields}))
+
+    def patch(self, path, version, as_user=None, **changes):
+        """PATCH a master-data record with the version read; the raw response."""
+        return (as_user or self.admin).request("PATCH", path, json={**changes, "version": version})
+
+
+    # --- surveys and emails (notifications) ---------------------------------------
+
+    def survey_company(self, survey_enabled=True):
+        """A company with its satisfaction-survey option set."""
+        return created(self.admin.post("/companies", {
+            "name": f"Shop {uuid.uuid4().hex[:6]}", "survey_enabled": survey_enabled,
+            "address": "12 rue des Ateliers, 75011 Paris", "phone": "01 23 45 67 89"}))
+
+    def set_survey_option(self, company, survey_enabled):
+        """PATCH the company's survey option; the company as answered."""
+        current = self.admin.get(f"/companies/{company['id']}").json()
+        response = self.admin.request("PATCH", f"/companies/{company['id']}", json={
+            "survey_enabled": survey_enabled, "version": current["version"]})
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    def shop_intervention(self, company, locale="fr"):
+        """A workshop intervention of `company` for a new client in `locale`:
+        (client, intervention)."""
+        client = self.client(company, locale=locale)
+        return client, self.intervention(client=client, technician=self.technician(company))
+
+
 @pytest.fixture(scope="session")
 def world(admin, anonymous):
     return World(admin, anonymous)
@@ -175,3 +243,50 @@ def service_db(isolation):
     yield query
     for engine in engines.values():
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def interventions_stub():
+    """For fixtures that run notifications alone with events of interventions
+    that exist nowhere: `start(amqp_uri, log_path)` runs a stand-in
+    interventions service (tests/integration/support/interventions_stub.py)
+    that answers the tracking-token RPC notifications makes per email."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from fieldwork_common.testing.platform import Process
+    from fieldwork_common.testing.waiting import wait_until
+
+    support = Path(__file__).parent / "support"
+    started = []
+
+    def start(amqp_uri, log_path):
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        config = log_path.with_suffix(".yml")
+        config.write_text("AMQP_URI: ${AMQP_URI}\n")
+        env = {**os.environ, "AMQP_URI": amqp_uri, "PYTHONPATH": str(support)}
+        proc = Process("interventions-stub", [str(Path(sys.executable).parent / "nameko"), "run",
+                                              "--config", str(config), "interventions_stub"],
+                       support, env, log_path).start()
+        started.append(proc)
+        rpc = ClusterRpcProxy({"AMQP_URI": amqp_uri}, timeout=5)
+        cluster = rpc.start()
+        try:
+            def up():
+                if not proc.alive:
+                    raise RuntimeError(proc.log_tail())
+                try:
+                    return cluster.interventions.health()["status"] == "ok"
+                except Exception:
+                    return False
+            wait_until(up, timeout=30, interval=0.2, message="the interventions stand-in")
+        finally:
+            rpc.stop()
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

@@ -27,8 +27,9 @@ ADMIN = Principal(user_id="test-admin", role="admin")
 
 
 @pytest.fixture(scope="module")
-def mail(servers):
-    """notifications alone, its SMTP server behind a proxy the test cuts."""
+def mail(servers, interventions_stub):
+    """notifications alone (and a stand-in interventions answering its
+    tracking-token RPC), its SMTP server behind a proxy the test cuts."""
     isolation = servers_mod.Isolation.create(servers)
     sink = SmtpSink().start()
     proxy = TcpProxy(sink.host, sink.port).start()
@@ -41,6 +42,7 @@ def mail(servers):
                           context_data={"principal": ADMIN.to_json()})
     engine = sa.create_engine(engine_url(isolation.database_url("notifications")), poolclass=NullPool)
     try:
+        interventions_stub(isolation.amqp_uri, platform.log_dir / "interventions-stub.log")
         platform.start(names=["notifications"], wait=False)
         cluster = rpc.start()
 

@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 from jsonschema import Draft7Validator
-from kombu import Connection, Consumer, Exchange, Queue
+from kombu import Connection, Consumer, Exchange, Queue, binding
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
 
 from fieldwork_common.envelope import ENVELOPE_FIELDS
+from fieldwork_common.testing.waiting import wait_until
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml"
 DOC_URI = "urn:fieldwork:asyncapi"  # the base the document's `#/...` refs resolve against
@@ -121,14 +122,16 @@ class Subscription:
 
 
 @contextmanager
-def subscription(amqp_uri, routing_key):
-    """Bind a fresh exclusive, auto-delete queue to `interventions.events`
-    with `routing_key`, and consume from it. The exchange, queue and binding
-    are declared on entry, so anything published after that is delivered."""
+def subscription(amqp_uri, routing_key, exchanges=(PRODUCER,)):
+    """Bind a fresh exclusive, auto-delete queue to each producer's
+    `<producer>.events` exchange with `routing_key`, and consume from it.
+    Exchanges, queue and bindings are declared on entry, so anything
+    published after that is delivered."""
     with Connection(amqp_uri) as connection:
         channel = connection.channel()
-        queue = Queue(f"contract-test-{uuid.uuid4().hex}", exchange=EXCHANGE,
-                      routing_key=routing_key, durable=False, exclusive=True, auto_delete=True)
+        queue = Queue(f"contract-test-{uuid.uuid4().hex}", bindings=[
+            binding(Exchange(f"{producer}.events", type="topic", durable=True), routing_key=routing_key)
+            for producer in exchanges], durable=False, exclusive=True, auto_delete=True)
         sub = Subscription(connection)
         with Consumer(channel, queues=[queue], callbacks=[sub.on_message], accept=["json"]):
             yield sub
@@ -192,32 +195,119 @@ def test_a_plain_kombu_consumer_reads_intervention_created(isolation, world, con
     assert data["type"]["location"] == intervention["location"] == "workshop"
 
 
-def test_every_documented_event_is_published_as_documented(isolation, world, admin, contract):
-    documented = contract.channels(PRODUCER)
-    assert documented, "the document names no channel of the interventions service"
-    with subscription(isolation.amqp_uri, "#") as sub:
-        company = world.company()
-        client = world.client(company)
-        technician = world.technician(company)
-        intervention = world.intervention(client=client, technician=technician)
-        updated = admin.request("PATCH", f"/interventions/{intervention['id']}",
-                                json={"description": "Battery too", "version": 1})
-        assert updated.status_code == 200, updated.text
-        expected = {
-            ("intervention.updated", intervention["id"]),
-            ("company.created", company["id"]),
-            ("client.created", client["id"]),
-            ("technician.created", technician["id"]),
-            ("equipment.created", intervention["equipment_id"]),
-            ("intervention_type.created", intervention["type_id"]),
-            ("intervention.created", intervention["id"]),
-        }
+def _ok(response, status=200):
+    assert response.status_code == status, response.text
+    return response.json() if response.content else None
+
+
+def _exercise_every_event(world, admin):
+    """Drive the platform through the gateway so that every documented
+    event is published at least once; returns the (event type, aggregate
+    id) pairs that must arrive."""
+    expected = set()
+    company = world.company(survey_enabled=True)
+    expected |= {("company.created", company["id"])}
+    client = world.client(company)
+    technician = world.technician(company)
+    other_technician = world.technician(company)
+    site = world.site(client)
+    contract = world.contract(client)
+    status = world.status()
+    expected |= {("client.created", client["id"]), ("technician.created", technician["id"]),
+                 ("site.created", site["id"]), ("contract.created", contract["id"]),
+                 ("status.created", status["id"])}
+
+    # every kind of master data: updated, then a fresh one deleted
+    kinds = {"companies": ("company", {"phone": "01 02 03 04 05"}, company),
+             "technicians": ("technician", {"phone": "06 00 00 00 00"}, technician),
+             "clients": ("client", {"phone": "07 00 00 00 00"}, client),
+             "sites": ("site", {"address": "2 rue Neuve"}, site),
+             "contracts": ("contract", {"billable": False}, contract),
+             "statuses": ("status", {"colour": "#00aa00"}, status)}
+    for path, (kind, change, record) in kinds.items():
+        _ok(world.patch(f"/{path}/{record['id']}", record["version"], **change))
+        expected.add((f"{kind}.updated", record["id"]))
+    kind_type = world.intervention_type()
+    _ok(world.patch(f"/intervention-types/{kind_type['id']}", kind_type["version"], name="Renamed"))
+    expected |= {("intervention_type.created", kind_type["id"]),
+                 ("intervention_type.updated", kind_type["id"])}
+    equipment = world.equipment(client)
+    _ok(world.patch(f"/equipment/{equipment['id']}", equipment["version"], brand="Dell"))
+    expected |= {("equipment.created", equipment["id"]), ("equipment.updated", equipment["id"])}
+
+    spare_company = world.company()
+    spare_client = world.client(spare_company)
+    doomed = {"sites": world.site(spare_client), "contracts": world.contract(spare_client),
+              "equipment": world.equipment(spare_client), "statuses": world.status(),
+              "intervention-types": world.intervention_type()}
+    doomed["technicians"] = world.technician(spare_company)
+    for path, record in doomed.items():
+        _ok(admin.request("DELETE", f"/{path}/{record['id']}"), 204)
+    _ok(admin.request("DELETE", f"/clients/{spare_client['id']}"), 204)
+    _ok(admin.request("DELETE", f"/companies/{spare_company['id']}"), 204)
+    kind_of = {"sites": "site", "contracts": "contract", "equipment": "equipment",
+               "statuses": "status", "intervention-types": "intervention_type",
+               "technicians": "technician"}
+    expected |= {(f"{kind_of[path]}.deleted", record["id"]) for path, record in doomed.items()}
+    expected |= {("client.deleted", spare_client["id"]), ("company.deleted", spare_company["id"])}
+    _ok(admin.request("PUT", "/settings", json={"multi_company": True}))
+    expected.add(("settings.updated", "settings"))
+
+    # an intervention through its whole life
+    intervention = world.intervention(client=client, technician=technician)
+    iid = intervention["id"]
+    _ok(admin.request("PATCH", f"/interventions/{iid}", json={"description": "Battery too",
+                                                               "version": intervention["version"]}))
+    _ok(admin.request("PUT", f"/interventions/{iid}/assignment",
+                      json={"technician_id": other_technician["id"]}))
+    world.walk_to(_ok(admin.get(f"/interventions/{iid}")), "in_workshop")
+    _ok(admin.request("PUT", f"/interventions/{iid}/status", json={"status_id": status["id"]}))
+    _ok(admin.request("DELETE", f"/interventions/{iid}/status"))
+    current = world.walk_to(_ok(admin.get(f"/interventions/{iid}")), "awaiting_pickup",
+                            pickup_at="2030-01-15T10:30:00+01:00", pickup_kind="pickup")
+    world.walk_to(current, "delivered")
+    _ok(admin.request("POST", f"/interventions/{iid}/reopen"))
+    expected |= {(event, iid) for event in (
+        "intervention.created", "intervention.updated", "intervention.assigned",
+        "intervention.step_changed", "intervention.status_changed", "intervention.status_reset",
+        "intervention.closed", "intervention.delivered", "intervention.reopened")}
+
+    # a satisfaction survey, answered (notifications)
+    surveyed = world.intervention(client=world.client(company), technician=technician)
+    world.walk_to(surveyed, "delivered")
+    return expected, surveyed
+
+
+def _answer_the_survey(smtp, recipient):
+    import re
+
+    import requests
+
+    def survey_link():
+        for message in smtp.to(recipient):
+            body = message.get_body(preferencelist=("plain",)).get_content()
+            found = re.search(r"https?://\S+?/survey/[A-Za-z0-9_-]+", body)
+            if found:
+                return found.group(0)
+        return None
+    link = wait_until(survey_link, timeout=60, message="the survey email")
+    _ok(requests.post(link, json={"score": 5, "comment": "Parfait"}, timeout=30))
+
+
+def test_every_documented_event_is_published_as_documented(isolation, world, admin, smtp, contract):
+    documented = contract.channels()
+    producers = {contract.producer_of(channel) for channel in documented.values()}
+    assert producers == {"interventions", "notifications"}, producers
+    with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
+        expected, surveyed = _exercise_every_event(world, admin)
+        client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
+        _answer_the_survey(smtp, client["email"])
 
         def all_arrived(messages):
             seen = {(m.delivery_info["routing_key"], _payload(m).get("aggregate_id"))
                     for m in messages}
-            return expected <= seen
-        sub.wait_until(all_arrived, f"the events of {sorted(expected)}")
+            return expected <= seen and "survey.answered" in {t for t, _ in seen}
+        sub.wait_until(all_arrived, f"the events of {sorted(expected)} and survey.answered")
         messages = list(sub.messages)
 
     by_type = {}
@@ -228,13 +318,17 @@ def test_every_documented_event_is_published_as_documented(isolation, world, adm
     undocumented = set(by_type) - set(documented)
     assert not undocumented, f"published but not in docs/asyncapi.yaml: {sorted(undocumented)}"
 
-    for event_type in documented:
+    for event_type, channel in documented.items():
         assert by_type.get(event_type), f"documented but never published: {event_type}"
         for message in by_type[event_type]:
+            assert message.delivery_info["exchange"] == f"{contract.producer_of(channel)}.events"
             assert message.properties.get("delivery_mode") == 2
             assert message.content_type == "application/json"
             errors = contract.errors(event_type, message.payload)
             assert errors == [], f"{event_type} does not match its documented schema: {errors}"
+    [answered] = by_type["survey.answered"]
+    assert answered.payload["data"]["intervention_id"] == surveyed["id"]
+    assert answered.payload["data"]["score"] == 5
 
 
 # --- the document itself --------------------------------------------------------
@@ -287,15 +381,18 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
     each payload documents exactly the keys the code sets, all required."""
     from fieldwork_interventions import masterdata, workflow
 
-    built = {
-        "company.created": masterdata.COMPANY_FIELDS,
-        "technician.created": masterdata.TECHNICIAN_FIELDS,
-        "client.created": masterdata.CLIENT_FIELDS,
-        "intervention_type.created": masterdata.TYPE_FIELDS,
-        "equipment.created": masterdata.EQUIPMENT_FIELDS,
-        "intervention.created": workflow.INTERVENTION_FIELDS + ("client", "technician", "type"),
-        "intervention.updated": ("id", "version", "changes", "updated_by"),
-    }
+    built = dict(workflow.EVENT_FIELDS)
+    for kind, fields in (("company", masterdata.COMPANY_FIELDS),
+                         ("technician", masterdata.TECHNICIAN_FIELDS),
+                         ("client", masterdata.CLIENT_FIELDS),
+                         ("site", masterdata.SITE_FIELDS),
+                         ("equipment", masterdata.EQUIPMENT_FIELDS),
+                         ("contract", masterdata.CONTRACT_FIELDS),
+                         ("intervention_type", masterdata.TYPE_FIELDS),
+                         ("status", masterdata.STATUS_FIELDS)):
+        built[f"{kind}.created"] = built[f"{kind}.updated"] = fields
+        built[f"{kind}.deleted"] = masterdata.DELETED_FIELDS
+    built["settings.updated"] = masterdata.SETTINGS_FIELDS
     assert set(contract.channels(PRODUCER)) == set(built)
     for event_type, fields in built.items():
         message = contract.resolve(contract.message_ref(event_type))

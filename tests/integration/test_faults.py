@@ -221,8 +221,9 @@ EVENTS = 1000
 
 
 @pytest.fixture(scope="module")
-def notifications_only(servers):
-    """notifications alone, in a vhost and database of its own, with its own
+def notifications_only(servers, interventions_stub):
+    """notifications alone (and a stand-in interventions answering its
+    tracking-token RPC), in a vhost and database of its own, with its own
     SMTP sink."""
     iso = servers_mod.Isolation.create(servers)
     sink = SmtpSink().start()
@@ -232,6 +233,7 @@ def notifications_only(servers):
                          gateway_port=free_port())
     sql = Sql(iso.database_url("notifications"))
     try:
+        interventions_stub(iso.amqp_uri, plat.log_dir / "interventions-stub.log")
         plat.processes["notifications"] = plat.process("notifications").start()
 
         def queue_exists():

@@ -42,3 +42,8 @@ def smtp_settings():
         "sender": os.environ.get("SMTP_FROM", "Fieldwork <no-reply@fieldwork.local>"),
     }
 
+
+def public_url():
+    """The address users reach the gateway at, for links in emails
+    (`PUBLIC_URL`, default http://localhost:8000), without a trailing slash."""
+    return (os.environ.get("PUBLIC_URL") or "http://localhost:8000").rstrip("/")

@@ -69,8 +69,15 @@ class Subscription:
 #: the services' entrypoints; add a line here with each new handler.
 SUBSCRIPTIONS = (
     Subscription("interventions", "intervention.created", "notifications", "on_intervention_created"),
+    Subscription("interventions", "intervention.closed", "notifications", "on_intervention_closed"),
+    Subscription("interventions", "intervention.delivered", "notifications", "on_intervention_delivered"),
+    Subscription("interventions", "intervention.reopened", "notifications", "on_intervention_reopened"),
+    Subscription("interventions", "company.created", "notifications", "on_company_created"),
+    Subscription("interventions", "company.updated", "notifications", "on_company_updated"),
     Subscription("interventions", "intervention.created", "requests", "on_intervention_created"),
     Subscription("interventions", "intervention.created", "timeclock", "on_intervention_created"),
+    Subscription("interventions", "intervention.assigned", "requests", "on_intervention_assigned"),
+    Subscription("interventions", "intervention.assigned", "timeclock", "on_intervention_assigned"),
 )
 
 

@@ -133,3 +133,5 @@ def resend_email(email_id):
 
 # The other resources declare their routes on the same `api`.
 from fieldwork_gateway import intervention_routes, masterdata_routes  # noqa: E402,F401
+from fieldwork_gateway import view_routes  # noqa: E402,F401
+from fieldwork_gateway import survey_routes  # noqa: E402,F401

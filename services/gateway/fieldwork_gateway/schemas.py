@@ -40,22 +40,35 @@ class Token(Schema):
 
 class CompanyIn(Schema):
     name = text(required=True)
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    phone = text(50, allow_none=True)
+    address = text(500, allow_none=True)
+    survey_enabled = fields.Boolean(load_default=False, metadata={
+        "description": "email a satisfaction survey to the client when an intervention is delivered"})
 
 
 class Company(CompanyIn):
     id = Id()
+    active = fields.Boolean()
     created_at = fields.DateTime()
+    version = fields.Integer()
 
 
 class TechnicianIn(Schema):
     name = text(required=True)
     email = fields.Email(required=True)
     company_id = Id(required=True)
+    phone = text(50, allow_none=True)
+    company_ids = fields.List(Id(), validate=validate.Length(max=100), metadata={
+        "description": "in a request: the other companies it also works for; "
+                       "in a response: all its companies, its own (company_id) first"})
 
 
 class Technician(TechnicianIn):
     id = Id()
+    active = fields.Boolean()
     created_at = fields.DateTime()
+    version = fields.Integer()
 
 
 class ClientIn(Schema):
@@ -63,11 +76,15 @@ class ClientIn(Schema):
     email = fields.Email(required=True)
     company_id = Id(required=True)
     locale = fields.String(load_default="fr", validate=validate.OneOf(LOCALES))
+    phone = text(50, allow_none=True)
+    address = text(500, allow_none=True)
 
 
 class Client(ClientIn):
     id = Id()
+    active = fields.Boolean()
     created_at = fields.DateTime()
+    version = fields.Integer()
 
 
 class InterventionTypeIn(Schema):
@@ -77,7 +94,9 @@ class InterventionTypeIn(Schema):
 
 class InterventionType(InterventionTypeIn):
     id = Id()
+    active = fields.Boolean()
     created_at = fields.DateTime()
+    version = fields.Integer()
 
 
 class EquipmentIn(Schema):
@@ -86,11 +105,257 @@ class EquipmentIn(Schema):
     brand = text(allow_none=True)
     model = text(allow_none=True)
     serial_number = text(allow_none=True)
+    site_id = Id(allow_none=True, metadata={"description": "one of the client's sites"})
 
 
 class Equipment(EquipmentIn):
     id = Id()
+    active = fields.Boolean()
     created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+# --- master data: updates, lists, sites, contracts, statuses, settings ----------
+
+CONTRACT_STATES = ("draft", "validated", "active", "ended")
+COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+def version_field():
+    return fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "the version you read; or send it as If-Match"})
+
+
+class MasterQuery(Schema):
+    """limit and after (cursor pagination) for every master-data list."""
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = fields.String(validate=validate.Length(min=1, max=500),
+                          metadata={"description": "the next_cursor of the previous page"})
+
+
+class CompanyPatch(Schema):
+    name = text()
+    email = fields.Email(allow_none=True, validate=validate.Length(max=320))
+    phone = text(50, allow_none=True)
+    address = text(500, allow_none=True)
+    survey_enabled = fields.Boolean()
+    active = fields.Boolean(metadata={"description": "false deactivates it (it stays readable)"})
+    version = version_field()
+
+
+class CompanyQuery(MasterQuery):
+    active = fields.Boolean()
+    q = text(metadata={"description": "the name contains this (any case)"})
+
+
+class CompanyList(Schema):
+    items = fields.List(fields.Nested(Company))
+    next_cursor = fields.String(allow_none=True)
+
+
+class TechnicianPatch(Schema):
+    name = text()
+    email = fields.Email()
+    phone = text(50, allow_none=True)
+    company_id = Id()
+    company_ids = fields.List(Id(), validate=validate.Length(max=100), metadata={
+        "description": "the other companies it also works for (replaces the list)"})
+    active = fields.Boolean()
+    version = version_field()
+
+
+class TechnicianQuery(MasterQuery):
+    company_id = Id(metadata={"description": "technicians working for this company"})
+    active = fields.Boolean()
+    q = text()
+
+
+class TechnicianList(Schema):
+    items = fields.List(fields.Nested(Technician))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ClientPatch(Schema):
+    name = text()
+    email = fields.Email()
+    phone = text(50, allow_none=True)
+    address = text(500, allow_none=True)
+    locale = fields.String(validate=validate.OneOf(LOCALES))
+    active = fields.Boolean()
+    version = version_field()
+
+
+class ClientQuery(MasterQuery):
+    company_id = Id()
+    active = fields.Boolean()
+    q = text()
+
+
+class ClientList(Schema):
+    items = fields.List(fields.Nested(Client))
+    next_cursor = fields.String(allow_none=True)
+
+
+class SiteIn(Schema):
+    client_id = Id(required=True)
+    name = text(required=True)
+    address = text(500, allow_none=True)
+
+
+class Site(SiteIn):
+    id = Id()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class SitePatch(Schema):
+    name = text()
+    address = text(500, allow_none=True)
+    active = fields.Boolean()
+    version = version_field()
+
+
+class SiteQuery(MasterQuery):
+    client_id = Id()
+    active = fields.Boolean()
+    q = text()
+
+
+class SiteList(Schema):
+    items = fields.List(fields.Nested(Site))
+    next_cursor = fields.String(allow_none=True)
+
+
+class EquipmentPatch(Schema):
+    kind = text()
+    brand = text(allow_none=True)
+    model = text(allow_none=True)
+    serial_number = text(allow_none=True)
+    site_id = Id(allow_none=True)
+    active = fields.Boolean()
+    version = version_field()
+
+
+class EquipmentQuery(MasterQuery):
+    client_id = Id()
+    site_id = Id()
+    active = fields.Boolean()
+
+
+class EquipmentList(Schema):
+    items = fields.List(fields.Nested(Equipment))
+    next_cursor = fields.String(allow_none=True)
+
+
+class ContractIn(Schema):
+    client_id = Id(required=True)
+    company_id = Id(allow_none=True, metadata={"description": "defaults to the client's company"})
+    reference = text(required=True)
+    billable = fields.Boolean(load_default=True)
+    starts_on = fields.Date(allow_none=True)
+    ends_on = fields.Date(allow_none=True)
+
+
+class Contract(ContractIn):
+    id = Id()
+    state = fields.String(validate=validate.OneOf(CONTRACT_STATES))
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class ContractPatch(Schema):
+    reference = text()
+    billable = fields.Boolean()
+    starts_on = fields.Date(allow_none=True)
+    ends_on = fields.Date(allow_none=True)
+    active = fields.Boolean()
+    version = version_field()
+
+
+class ContractStateIn(Schema):
+    state = fields.String(required=True, validate=validate.OneOf(CONTRACT_STATES), metadata={
+        "description": "draft → validated → active → ended"})
+    version = version_field()
+
+
+class ContractQuery(MasterQuery):
+    client_id = Id()
+    state = fields.String(validate=validate.OneOf(CONTRACT_STATES))
+    billable = fields.Boolean()
+    active = fields.Boolean()
+
+
+class ContractList(Schema):
+    items = fields.List(fields.Nested(Contract))
+    next_cursor = fields.String(allow_none=True)
+
+
+class InterventionTypePatch(Schema):
+    name = text()
+    location = fields.String(validate=validate.OneOf(LOCATIONS), metadata={
+        "description": "409 when interventions use the type"})
+    active = fields.Boolean()
+    version = version_field()
+
+
+class InterventionTypeQuery(MasterQuery):
+    location = fields.String(validate=validate.OneOf(LOCATIONS))
+    active = fields.Boolean()
+    q = text()
+
+
+class InterventionTypeList(Schema):
+    items = fields.List(fields.Nested(InterventionType))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CatalogStatusIn(Schema):
+    """A status of the catalog (admins prepare them beforehand)."""
+    label = text(required=True)
+    colour = fields.String(load_default="#808080", validate=validate.Regexp(COLOUR, error="#rrggbb"),
+                           metadata={"example": "#1e90ff"})
+    position = fields.Integer(load_default=0, validate=validate.Range(min=-1000000, max=1000000),
+                              metadata={"description": "the order statuses are offered in"})
+    active = fields.Boolean(load_default=True)
+
+
+class CatalogStatus(CatalogStatusIn):
+    id = Id()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+class CatalogStatusPatch(Schema):
+    label = text()
+    colour = fields.String(validate=validate.Regexp(COLOUR, error="#rrggbb"))
+    position = fields.Integer(validate=validate.Range(min=-1000000, max=1000000))
+    active = fields.Boolean()
+    version = version_field()
+
+
+class CatalogStatusQuery(MasterQuery):
+    active = fields.Boolean()
+
+
+class CatalogStatusList(Schema):
+    items = fields.List(fields.Nested(CatalogStatus), metadata={
+        "description": "ordered by position, then label"})
+    next_cursor = fields.String(allow_none=True)
+
+
+class PlatformSettingsIn(Schema):
+    multi_company = fields.Boolean(required=True, metadata={
+        "description": "when false, everything belongs to the main company"})
+    main_company_id = Id(allow_none=True, load_default=None)
+    version = version_field()
+
+
+class PlatformSettings(Schema):
+    multi_company = fields.Boolean()
+    main_company_id = Id(allow_none=True)
+    version = fields.Integer()
 
 
 class UserIn(Schema):
@@ -130,6 +395,12 @@ class InterventionIn(Schema):
         "description": "required for an admin; a technician may omit it (itself)"})
     location = fields.String(required=True, validate=validate.OneOf(LOCATIONS))
     description = fields.String(load_default="", validate=validate.Length(max=5000))
+    company_id = Id(allow_none=True, metadata={
+        "description": "an admin may pick another company the technician works for; "
+                       "by default the technician's company (the main company when multi-company is off)"})
+    site_id = Id(allow_none=True, metadata={"description": "a site of the client"})
+    contract_id = Id(allow_none=True, metadata={
+        "description": "a contract of the client, validated or active"})
 
 
 class InterventionPatch(Schema):
@@ -147,11 +418,62 @@ class Intervention(Schema):
     technician_id = Id()
     location = fields.String()
     description = fields.String()
-    step = fields.String(allow_none=True)
-    state = fields.String()
+    site_id = Id(allow_none=True)
+    contract_id = Id(allow_none=True)
+    step = fields.String(allow_none=True, metadata={
+        "description": "picked_up, in_workshop, final_tests, awaiting_pickup, delivered; "
+                       "null for interventions outside the workshop"})
+    state = fields.String(metadata={"description": "open, closed or completed"})
+    status_id = Id(allow_none=True, metadata={"description": "the status of the catalog shown"})
+    diagnostic = fields.String(allow_none=True)
+    tests_performed = fields.List(fields.String())
+    pickup_at = fields.DateTime(allow_none=True)
+    pickup_kind = fields.String(allow_none=True, metadata={"description": "pickup or delivery"})
+    closed_at = fields.DateTime(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
     created_by = fields.String()
     created_at = fields.DateTime()
+    updated_at = fields.DateTime()
     version = fields.Integer()
+
+
+STEPS = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
+
+
+class StepIn(Schema):
+    step = fields.String(required=True, validate=validate.OneOf(STEPS))
+    diagnostic = fields.String(validate=validate.Length(max=10000), metadata={
+        "description": "only when moving to final_tests"})
+    tests_performed = fields.List(text(500), validate=validate.Length(max=100), metadata={
+        "description": "only when moving to final_tests"})
+    pickup_at = fields.AwareDateTime(metadata={
+        "description": "only when moving to awaiting_pickup: RFC 3339 with its offset"})
+    pickup_kind = fields.String(validate=validate.OneOf(("pickup", "delivery")), metadata={
+        "description": "only when moving to awaiting_pickup (default pickup when a date is given)"})
+
+
+class StatusIn(Schema):
+    status_id = Id(required=True)
+
+
+class AssignmentIn(Schema):
+    technician_id = Id(required=True)
+    company_id = Id(allow_none=True, metadata={
+        "description": "another company the technician works for; by default its own"})
+
+
+class HistoryEntry(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={
+        "description": "created, step, status, status_reset, assignment, fields or reopened"})
+    data = fields.Dict(metadata={"description": "what changed"})
+    author_id = fields.String()
+    author_role = fields.String()
+    at = fields.DateTime()
+
+
+class History(Schema):
+    items = fields.List(fields.Nested(HistoryEntry))
 
 
 class Health(Schema):
@@ -237,3 +559,154 @@ class EmailList(Schema):
     items = fields.List(fields.Nested(Email))
     next_cursor = fields.String(allow_none=True, metadata={
         "description": "pass as `after` for the next page; null on the last page"})
+
+
+# --- read side: lists, calendar, tracking (views) ------------------------------------
+
+STATES = ("open", "closed", "completed")
+WORKSHOP_STEPS = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
+
+
+class InterventionQuery(Schema):
+    company_id = Id()
+    technician_id = Id()
+    client_id = Id()
+    step = fields.String(validate=validate.OneOf(WORKSHOP_STEPS))
+    state = fields.String(validate=validate.OneOf(STATES))
+    created_from = fields.AwareDateTime(metadata={
+        "description": "RFC 3339 with its offset; created_at >= created_from"})
+    created_to = fields.AwareDateTime(metadata={
+        "description": "RFC 3339 with its offset; created_at < created_to"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = fields.String(validate=validate.Length(min=1, max=500), metadata={
+        "description": "the next_cursor of the previous page"})
+
+
+class InterventionList(Schema):
+    items = fields.List(fields.Nested(Intervention))
+    next_cursor = fields.String(allow_none=True, metadata={
+        "description": "pass as `after` for the next page; null on the last page"})
+
+
+class CalendarQuery(Schema):
+    start = fields.AwareDateTime(required=True, data_key="from", metadata={
+        "description": "RFC 3339 with its offset; pickup_at >= from"})
+    end = fields.AwareDateTime(required=True, data_key="to", metadata={
+        "description": "RFC 3339 with its offset; pickup_at < to; at most 366 days after from"})
+    technician_id = Id()
+    company_id = Id()
+
+
+class CalendarItem(Schema):
+    class CalendarClient(Schema):
+        id = Id()
+        name = fields.String()
+
+    class CalendarEquipment(Schema):
+        kind = fields.String()
+        brand = fields.String(allow_none=True)
+        model = fields.String(allow_none=True)
+
+    intervention_id = Id()
+    reference = fields.String()
+    pickup_at = fields.DateTime()
+    pickup_kind = fields.String(allow_none=True, metadata={"description": "pickup or delivery"})
+    step = fields.String(allow_none=True)
+    state = fields.String()
+    company_id = Id()
+    technician_id = Id()
+    client = fields.Nested(CalendarClient)
+    equipment = fields.Nested(CalendarEquipment)
+
+
+class Calendar(Schema):
+    items = fields.List(fields.Nested(CalendarItem))
+
+
+class CalendarFeedIn(Schema):
+    technician_id = Id()
+    company_id = Id()
+
+    @validates_schema
+    def one_subject(self, data, **kwargs):
+        if bool(data.get("technician_id")) == bool(data.get("company_id")):
+            raise ValidationError("give either technician_id or company_id", "technician_id")
+
+
+class CalendarFeed(Schema):
+    url = fields.String(metadata={"description": "the ICS feed to subscribe to; it is the key: keep it private"})
+    kind = fields.String(metadata={"description": "technician or company"})
+    subject_id = Id()
+
+
+class Tracking(Schema):
+    class TrackedCompany(Schema):
+        name = fields.String()
+        phone = fields.String(allow_none=True)
+        email = fields.String(allow_none=True)
+
+    class TrackedEquipment(Schema):
+        kind = fields.String()
+        brand = fields.String(allow_none=True)
+        model = fields.String(allow_none=True)
+
+    class ReachedStep(Schema):
+        step = fields.String()
+        reached_at = fields.DateTime()
+
+    class TrackedStatus(Schema):
+        label = fields.String()
+        colour = fields.String()
+
+    intervention_id = Id()
+    reference = fields.String()
+    company = fields.Nested(TrackedCompany)
+    equipment = fields.Nested(TrackedEquipment)
+    steps = fields.List(fields.Nested(ReachedStep), metadata={
+        "description": "the steps passed, in order, each with the time it was (last) reached"})
+    current_step = fields.String(allow_none=True)
+    state = fields.String()
+    status = fields.Nested(TrackedStatus, allow_none=True)
+    pickup_at = fields.DateTime(allow_none=True)
+    pickup_kind = fields.String(allow_none=True)
+    locale = fields.String()
+
+
+# --- satisfaction surveys (notifications) ---------------------------------------------
+
+class SurveyAnswerIn(Schema):
+    """POST /survey/<token> as JSON (the page posts the same as a form)."""
+    score = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    comment = fields.String(allow_none=True, validate=validate.Length(max=2000))
+
+
+class SurveyAnswer(Schema):
+    survey_id = Id()
+    intervention_id = Id()
+    company_id = Id(allow_none=True)
+    technician_id = Id(allow_none=True)
+    client_id = Id(allow_none=True)
+    score = fields.Integer()
+    comment = fields.String(allow_none=True)
+    answered_at = fields.DateTime()
+    status = fields.String(metadata={"example": "answered"})
+
+
+class SurveySummaryQuery(Schema):
+    company_id = Id(metadata={"description": "a manager: its own company only"})
+    technician_id = Id()
+    from_ = fields.AwareDateTime(data_key="from", metadata={
+        "description": "answered at or after (RFC 3339 with offset)"})
+    to = fields.AwareDateTime(metadata={"description": "answered before (RFC 3339 with offset)"})
+
+
+class SurveySummary(Schema):
+    count = fields.Integer()
+    average = fields.Float(allow_none=True, metadata={"description": "null when no answer"})
+    distribution = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": 'answers per score, "1" to "5"'})
+
+
+class TrackingLink(Schema):
+    url = fields.String(metadata={"description": "PUBLIC_URL + /track/<token>; the link is the key"})
+    expires_at = fields.DateTime()

@@ -15,10 +15,10 @@ ADMIN = Principal(user_id="a", role="admin")
 
 
 def assign(principal, technician=TECH, equipment=EQUIPMENT, kind=WORKSHOP, location="workshop",
-           requested="t1"):
+           requested="t1", **company):
     return rules.assign_on_creation(principal, technician=technician, client=CLIENT,
                                     equipment=equipment, intervention_type=kind,
-                                    location=location, requested_technician_id=requested)
+                                    location=location, requested_technician_id=requested, **company)
 
 
 def test_an_admin_picks_the_technician_whose_company_is_preselected():
@@ -87,3 +87,89 @@ INTERVENTION = Row(company_id="co1", technician_id="t1", client_id="c1")
 ])
 def test_who_sees_an_intervention(principal, visible):
     assert rules.can_see_intervention(principal, INTERVENTION) is visible
+
+
+# --- the company of a new intervention, deactivated records, sites, contracts ----------
+
+def test_an_admin_may_pick_another_company_the_technician_works_for():
+    assert assign(ADMIN, company_id="co2", technician_company_ids=("co2",)).company_id == "co2"
+
+
+def test_an_admin_may_not_pick_a_company_the_technician_does_not_work_for():
+    with pytest.raises(InvalidInput) as caught:
+        assign(ADMIN, company_id="co3", technician_company_ids=("co2",))
+    assert caught.value.details == {"company_id": "co3", "technician_company_ids": ["co1", "co2"]}
+
+
+def test_naming_the_technicians_own_company_is_fine():
+    assert assign(ADMIN, company_id="co1").company_id == "co1"
+
+
+def test_a_technician_creates_with_its_own_company():
+    me = Principal(user_id="u", role="technician", technician_id="t1")
+    assert assign(me, requested=None).company_id == "co1"
+    with pytest.raises(InvalidInput):
+        assign(me, requested=None, company_id="co2", technician_company_ids=("co2",))
+
+
+def test_without_multi_company_everything_belongs_to_the_main_company():
+    assert assign(ADMIN, multi_company=False, main_company_id="main").company_id == "main"
+    me = Principal(user_id="u", role="technician", technician_id="t1")
+    assert assign(me, requested=None, multi_company=False, main_company_id="main").company_id == "main"
+    with pytest.raises(InvalidInput) as caught:
+        assign(ADMIN, company_id="co1", multi_company=False, main_company_id="main")
+    assert caught.value.details == {"company_id": "co1", "main_company_id": "main"}
+
+
+@pytest.mark.parametrize("field", ["client", "equipment", "type", "technician"])
+def test_deactivated_records_cannot_be_used(field):
+    records = {"client": Row(id="c1", active=True), "equipment": Row(id="e1", client_id="c1", active=True),
+               "type": Row(id="k1", location="workshop", active=True),
+               "technician": Row(id="t1", company_id="co1", active=True)}
+    records[field] = Row(**{**vars(records[field]), "active": False})
+    with pytest.raises(InvalidInput) as caught:
+        rules.assign_on_creation(ADMIN, technician=records["technician"], client=records["client"],
+                                 equipment=records["equipment"], intervention_type=records["type"],
+                                 location="workshop", requested_technician_id="t1")
+    assert caught.value.details == {f"{field}_id": records[field].id}
+
+
+def test_a_site_must_be_the_clients_and_active():
+    rules.check_site(None, CLIENT)
+    rules.check_site(Row(id="s1", client_id="c1", active=True), CLIENT)
+    with pytest.raises(InvalidInput) as caught:
+        rules.check_site(Row(id="s2", client_id="other", active=True), CLIENT)
+    assert caught.value.details == {"site_id": "s2", "client_id": "c1"}
+    with pytest.raises(InvalidInput):
+        rules.check_site(Row(id="s3", client_id="c1", active=False), CLIENT)
+
+
+@pytest.mark.parametrize("state,ok", [("draft", False), ("validated", True), ("active", True),
+                                      ("ended", False)])
+def test_a_contract_must_be_the_clients_validated_or_active(state, ok):
+    contract = Row(id="k", client_id="c1", state=state, active=True)
+    if ok:
+        rules.check_contract(contract, CLIENT)
+    else:
+        with pytest.raises(InvalidInput) as caught:
+            rules.check_contract(contract, CLIENT)
+        assert caught.value.details["state"] == state
+
+
+def test_another_clients_contract_is_refused():
+    with pytest.raises(InvalidInput) as caught:
+        rules.check_contract(Row(id="k", client_id="other", state="active", active=True), CLIENT)
+    assert caught.value.details == {"contract_id": "k", "client_id": "c1"}
+
+
+@pytest.mark.parametrize("principal,works,manages", [
+    (Principal(user_id="a", role="admin"), True, True),
+    (Principal(user_id="m", role="manager", company_id="co1"), True, True),
+    (Principal(user_id="m", role="manager", company_id="co2"), False, False),
+    (Principal(user_id="t", role="technician", technician_id="t1"), True, False),
+    (Principal(user_id="c", role="client", client_id="c1"), False, False),
+    (None, False, False),
+])
+def test_who_moves_and_who_manages_an_intervention(principal, works, manages):
+    assert rules.can_work_on(principal, INTERVENTION) is works
+    assert rules.can_manage_intervention(principal, INTERVENTION) is manages

@@ -63,11 +63,28 @@ def _close(smtp):
             pass
 
 
-def send(recipient, subject, body, message_id=None, on_accepted=None):
+def add_attachment(message, filename, content_type, data):
+    """Attach bytes under a full content type such as
+    "text/calendar; method=REQUEST" (its parameters are kept)."""
+    kind, *params = [part.strip() for part in content_type.split(";")]
+    maintype, _, subtype = kind.partition("/")
+    parameters = {}
+    for param in params:
+        name, _, value = param.partition("=")
+        if name:
+            parameters[name.strip()] = value.strip().strip('"')
+    if maintype == "text":
+        parameters.setdefault("charset", "utf-8")
+    message.add_attachment(data, maintype=maintype, subtype=subtype or "octet-stream",
+                           filename=filename, params=parameters)
+
+
+def send(recipient, subject, body, message_id=None, on_accepted=None, attachments=()):
     """Send one email. `on_accepted()` runs as soon as the server has taken
     responsibility for it (250 after DATA): recording it then keeps the
     window in which a crash would resend it as short as can be. An error
-    raised by `on_accepted` propagates; the email was sent all the same."""
+    raised by `on_accepted` propagates; the email was sent all the same.
+    `attachments`: (filename, content type with its parameters, bytes)."""
     settings = config.smtp_settings()
     message = EmailMessage()
     message["From"] = settings["sender"]
@@ -75,6 +92,8 @@ def send(recipient, subject, body, message_id=None, on_accepted=None):
     message["Subject"] = subject
     message["Message-ID"] = message_id or make_msgid(domain="fieldwork.local")
     message.set_content(body)
+    for filename, content_type, data in attachments or ():
+        add_attachment(message, filename, content_type, data)
     smtp = _checkout(settings)
     try:
         smtp.send_message(message)

@@ -3,7 +3,7 @@ import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -32,3 +32,59 @@ class Email(Base):
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
                                                  server_default=sa.func.now())
     sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    # [{"filename", "content_type", "data" (base64)}]: kept with the email so
+    # that a retry or an operator's resend sends the very same bytes
+    attachments: Mapped[list | None] = mapped_column(JSONB)
+
+
+class Company(Base):
+    """Local copy of the interventions service's companies (company.created,
+    company.updated): what the survey timer reads when a survey is due."""
+    __tablename__ = "companies"
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    name: Mapped[str] = mapped_column(default="")
+    survey_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    version: Mapped[int | None]  # the company's version; older updates are ignored
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 server_default=sa.func.now())
+
+
+class Reopening(Base):
+    """The last reopening seen per intervention: a delivery handled after
+    it (events of different types may be consumed out of order) plans no
+    survey."""
+    __tablename__ = "reopenings"
+    intervention_id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
+    version: Mapped[int | None]
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=sa.func.now())
+
+
+class Survey(Base):
+    """A satisfaction survey: planned when an intervention is delivered
+    (status `scheduled`, due `due_at`), emailed when due (`sent`: the link's
+    token, of which only the SHA-256 is kept, expires at `expires_at`), or
+    `cancelled` with a reason; `answered` once, with the score and comment."""
+    __tablename__ = "surveys"
+    __table_args__ = (sa.UniqueConstraint("event_id"),)
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True,
+                                    default=lambda: str(uuid.uuid4()))
+    event_id: Mapped[str] = mapped_column(UUID(as_uuid=False))  # the intervention.delivered
+    token_hash: Mapped[str | None] = mapped_column(unique=True)
+    intervention_id: Mapped[str] = mapped_column(UUID(as_uuid=False))
+    intervention_version: Mapped[int | None]
+    company_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    technician_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    client_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    recipient: Mapped[str]
+    language: Mapped[str]
+    context: Mapped[dict] = mapped_column(JSONB, default=dict)  # what the email shows
+    due_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(default="scheduled")
+    cancel_reason: Mapped[str | None]
+    score: Mapped[int | None]
+    comment: Mapped[str | None]
+    answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 server_default=sa.func.now())

@@ -12,8 +12,9 @@ class Base(DeclarativeBase):
 
 class KnownIntervention(Base):
     """The little this service keeps of each intervention, fed by
-    `intervention.created`: enough to check who may act on it without
-    calling the interventions service."""
+    `intervention.created` and kept up to date by `intervention.assigned`:
+    enough to check who may act on it without calling the interventions
+    service."""
     __tablename__ = "known_interventions"
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True)
     company_id: Mapped[str] = mapped_column(UUID(as_uuid=False))
@@ -21,3 +22,6 @@ class KnownIntervention(Base):
     technician_id: Mapped[str] = mapped_column(UUID(as_uuid=False))
     location: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    # the intervention's version (bumped by each change at the source): an
+    # event older than the copy never overwrites it
+    version: Mapped[int] = mapped_column(sa.Integer, server_default=sa.text("1"))

@@ -100,6 +100,8 @@ class LocalPlatform:
         env = {**os.environ, **self.env, **(extra_env or {}),
                "GATEWAY_PORT": str(self.gateway_port), "PYTHONUNBUFFERED": "1",
                "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
+        # links in emails (notifications) and pages (gateway) point at this gateway
+        env.setdefault("PUBLIC_URL", self.base_url)
         argv = [_resolve(argv[0], bin_dir)] + argv[1:]
         return Process(name, argv, cwd, env, self.log_dir / f"{name}.log")
 

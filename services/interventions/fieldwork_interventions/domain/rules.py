@@ -21,6 +21,14 @@ CREATORS = ("admin", "technician")
 EDITABLE_FIELDS = ("description",)
 
 
+# A contract an intervention may be done under.
+WORKING_CONTRACT_STATES = ("validated", "active")
+
+# Who may move an intervention along (steps, statuses); a client follows it
+# on its tracking page instead.
+WORKERS = ("admin", "manager", "technician")
+
+
 @dataclass(frozen=True)
 class Assignment:
     technician_id: str
@@ -28,14 +36,18 @@ class Assignment:
 
 
 def assign_on_creation(principal, *, technician, client, equipment, intervention_type,
-                       location, requested_technician_id):
+                       location, requested_technician_id, company_id=None,
+                       technician_company_ids=(), multi_company=True, main_company_id=None):
     """Decide who the intervention belongs to, or refuse.
 
     - only admins and technicians create interventions;
-    - a technician is assigned automatically and cannot create one for
-      another technician;
+    - a technician is assigned automatically, with its company, and cannot
+      create one for another technician;
     - an admin picks the technician; the technician's company is the
-      intervention's company;
+      intervention's company unless the admin picks another company the
+      technician belongs to (`technician_company_ids`);
+    - when multi-company is off, the company is the main company;
+    - client, equipment, type and technician must be active;
     - the equipment must be the client's; the location must be the type's.
     """
     if principal is None or principal.role not in CREATORS:
@@ -49,15 +61,93 @@ def assign_on_creation(principal, *, technician, client, equipment, intervention
                            {"technician_id": "required"})
     if technician is None:
         raise NotFound("Technician not found.", {"technician_id": requested_technician_id})
+    require_active(client=client, equipment=equipment, type=intervention_type,
+                   technician=technician)
     if equipment.client_id != client.id:
         raise InvalidInput("This equipment does not belong to this client.",
                            {"equipment_id": equipment.id, "client_id": client.id})
+    check_location(intervention_type, location)
+    company = assigned_company(principal, technician, company_id, technician_company_ids,
+                               multi_company, main_company_id)
+    return Assignment(technician_id=technician.id, company_id=company)
+
+
+def assigned_company(principal, technician, company_id, technician_company_ids,
+                     multi_company=True, main_company_id=None):
+    """The company of an intervention given to `technician`.
+
+    Multi-company off: the main company. Otherwise the technician's own
+    company, or (an admin's or manager's choice) another company the
+    technician works for. A technician creating for itself takes its own."""
+    if not multi_company and main_company_id:
+        if company_id and company_id != main_company_id:
+            raise InvalidInput("Multi-company is off: everything belongs to the main company.",
+                               {"company_id": company_id, "main_company_id": main_company_id})
+        return main_company_id
+    if not company_id or company_id == technician.company_id:
+        return technician.company_id
+    if principal is not None and principal.role == "technician":
+        raise InvalidInput("A technician creates interventions with its own company.",
+                           {"company_id": company_id, "technician_company_id": technician.company_id})
+    if company_id not in technician_company_ids:
+        raise InvalidInput("The technician does not work for this company.",
+                           {"company_id": company_id,
+                            "technician_company_ids": sorted({technician.company_id,
+                                                              *technician_company_ids})})
+    return company_id
+
+
+def require_active(**records):
+    """Deactivated master data cannot be used for new work (400)."""
+    inactive = sorted(name for name, record in records.items()
+                      if record is not None and getattr(record, "active", True) is False)
+    if inactive:
+        raise InvalidInput(f"Deactivated: {', '.join(inactive)}.",
+                           {f"{name}_id": records[name].id for name in inactive})
+
+
+def check_location(intervention_type, location):
     if intervention_type.location != location:
         raise InvalidInput(
             f"The intervention's location '{location}' does not match its type's "
             f"location '{intervention_type.location}'.",
             {"location": location, "type_location": intervention_type.location})
-    return Assignment(technician_id=technician.id, company_id=technician.company_id)
+
+
+def check_site(site, client):
+    """An optional site must be one of the client's, still active."""
+    if site is None:
+        return
+    if site.client_id != client.id:
+        raise InvalidInput("This site is not the client's.", {"site_id": site.id, "client_id": client.id})
+    require_active(site=site)
+
+
+def check_contract(contract, client):
+    """An optional contract must be the client's, validated or active."""
+    if contract is None:
+        return
+    if contract.client_id != client.id:
+        raise InvalidInput("This contract is not the client's.",
+                           {"contract_id": contract.id, "client_id": client.id})
+    if contract.state not in WORKING_CONTRACT_STATES or getattr(contract, "active", True) is False:
+        raise InvalidInput(f"This contract is '{contract.state}': an intervention needs a "
+                           "validated or active contract.",
+                           {"contract_id": contract.id, "state": contract.state,
+                            "allowed": list(WORKING_CONTRACT_STATES)})
+
+
+def can_work_on(principal, intervention):
+    """Steps, statuses: admin (its scope), the company's manager, its
+    technician. Call after can_see_intervention (which answers 404)."""
+    return principal is not None and principal.role in WORKERS and \
+        can_see_intervention(principal, intervention)
+
+
+def can_manage_intervention(principal, intervention):
+    """Reassign, reopen: an admin (its scope) or the company's manager."""
+    return principal is not None and principal.role in ("admin", "manager") and \
+        can_see_intervention(principal, intervention)
 
 
 def first_step(location):

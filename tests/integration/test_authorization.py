@@ -1,0 +1,233 @@
+"""Who may do what, route by route (DESIGN.md §3, issue 4 "Authorization").
+
+TABLE below is the specification, written by hand: for every route of the
+gateway, the roles that may call it, a valid body for the object-level
+check, and the kind of object its path names. The tests
+
+1. fail when the gateway has a route TABLE does not list (or the reverse),
+   reading the live Flask URL map, OpenAPI and docs pages included;
+2. call every route as every role (and without a token) against the running
+   platform: a role the table does not list gets 403, no token gets 401, a
+   listed role gets past the gate (never 401/403, never a 5xx);
+3. call every route that names an object with an object of ANOTHER company,
+   as the admin, manager, technician and client of a first company: 404
+   (it reveals nothing), or 403 where the role may not call the route at all.
+"""
+import uuid
+
+import pytest
+
+from fieldwork_common.testing.waiting import wait_until
+
+A, M, T, C = "admin", "manager", "technician", "client"
+ALL = {A, M, T, C}
+PUBLIC = "public"  # no token needed (the path's token, if any, is the key)
+PAGES = "pages"     # the OpenAPI document and its page: public, not in the API
+
+# (method, Flask rule) -> (who may call it, the kind of object its path
+# names (None: nothing owned by a company), a valid body for that call)
+TABLE = {
+    ("POST", "/auth/token"): (PUBLIC, None, None),
+    ("GET", "/health"): (PUBLIC, None, None),
+    ("GET", "/openapi.json"): (PAGES, None, None),
+    ("GET", "/docs"): (PAGES, None, None),
+    ("GET", "/docs/assets/<path:name>"): (PAGES, None, None),
+    ("POST", "/users"): ({A}, None, None),
+    ("GET", "/admin/dead-letters"): ({A}, None, None),
+    ("POST", "/admin/dead-letters/replay"): ({A}, None, None),
+    ("GET", "/admin/emails"): ({A}, None, None),
+    ("POST", "/admin/emails/<email_id>/resend"): ({A}, None, None),
+    # interventions
+    ("POST", "/interventions"): ({A, T}, None, None),
+    ("GET", "/interventions"): (ALL, None, None),
+    ("GET", "/interventions/<intervention_id>"): (ALL, "intervention", None),
+    ("PATCH", "/interventions/<intervention_id>"): (
+        {A, M, T}, "intervention", lambda w: {"description": "x", "version": 1}),
+    ("PUT", "/interventions/<intervention_id>/step"): (
+        {A, M, T}, "intervention", lambda w: {"step": "in_workshop"}),
+    ("PUT", "/interventions/<intervention_id>/status"): (
+        {A, M, T}, "intervention", lambda w: {"status_id": w["status"]["id"]}),
+    ("DELETE", "/interventions/<intervention_id>/status"): ({A, M, T}, "intervention", None),
+    ("PUT", "/interventions/<intervention_id>/assignment"): (
+        {A, M}, "intervention", lambda w: {"technician_id": w["technician"]["id"]}),
+    ("POST", "/interventions/<intervention_id>/reopen"): ({A, M}, "intervention", None),
+    ("GET", "/interventions/<intervention_id>/history"): ({A, M, T}, "intervention", None),
+    ("GET", "/interventions/<intervention_id>/tracking"): (ALL, "intervention", None),
+    ("POST", "/interventions/<intervention_id>/tracking-links"): ({A}, "intervention", None),
+    ("GET", "/calendar"): (ALL, None, None),
+    ("POST", "/calendar/feeds"): ({A, M, T}, None, None),
+    ("GET", "/calendar/feeds/<token>"): (PUBLIC, None, None),
+    ("DELETE", "/calendar/feeds/<token>"): ({A, M, T}, None, None),
+    ("GET", "/track/<token>"): (PUBLIC, None, None),
+    ("GET", "/survey/<token>"): (PUBLIC, None, None),
+    ("POST", "/survey/<token>"): (PUBLIC, None, None),
+    ("GET", "/surveys/summary"): ({A, M}, None, None),
+    # master data: admins configure, the others read what concerns them
+    ("GET", "/settings"): ({A, M}, None, None),
+    ("PUT", "/settings"): ({A}, None, None),
+    ("POST", "/companies"): ({A}, None, None),
+    ("GET", "/companies"): ({A, M, T}, None, None),
+    ("GET", "/companies/<company_id>"): ({A, M, T}, "company", None),
+    ("PATCH", "/companies/<company_id>"): ({A}, "company", lambda w: {"name": "x", "version": 1}),
+    ("DELETE", "/companies/<company_id>"): ({A}, "company", None),
+    ("POST", "/technicians"): ({A}, None, None),
+    ("GET", "/technicians"): ({A, M, T}, None, None),
+    ("GET", "/technicians/<technician_id>"): ({A, M, T}, "technician", None),
+    ("PATCH", "/technicians/<technician_id>"): (
+        {A}, "technician", lambda w: {"name": "x", "version": 1}),
+    ("DELETE", "/technicians/<technician_id>"): ({A}, "technician", None),
+    ("POST", "/clients"): ({A}, None, None),
+    ("GET", "/clients"): (ALL, None, None),
+    ("GET", "/clients/<client_id>"): (ALL, "client", None),
+    ("PATCH", "/clients/<client_id>"): ({A}, "client", lambda w: {"name": "x", "version": 1}),
+    ("DELETE", "/clients/<client_id>"): ({A}, "client", None),
+    ("POST", "/sites"): ({A}, None, None),
+    ("GET", "/sites"): (ALL, None, None),
+    ("GET", "/sites/<site_id>"): (ALL, "site", None),
+    ("PATCH", "/sites/<site_id>"): ({A}, "site", lambda w: {"name": "x", "version": 1}),
+    ("DELETE", "/sites/<site_id>"): ({A}, "site", None),
+    ("POST", "/equipment"): ({A}, None, None),
+    ("GET", "/equipment"): (ALL, None, None),
+    ("GET", "/equipment/<equipment_id>"): (ALL, "equipment", None),
+    ("PATCH", "/equipment/<equipment_id>"): ({A}, "equipment", lambda w: {"kind": "x", "version": 1}),
+    ("DELETE", "/equipment/<equipment_id>"): ({A}, "equipment", None),
+    ("POST", "/contracts"): ({A}, None, None),
+    ("GET", "/contracts"): ({A, M, C}, None, None),
+    ("GET", "/contracts/<contract_id>"): ({A, M, C}, "contract", None),
+    ("PATCH", "/contracts/<contract_id>"): (
+        {A}, "contract", lambda w: {"reference": "x", "version": 1}),
+    ("DELETE", "/contracts/<contract_id>"): ({A}, "contract", None),
+    ("PUT", "/contracts/<contract_id>/state"): ({A}, "contract", lambda w: {"state": "validated"}),
+    ("POST", "/intervention-types"): ({A}, None, None),
+    ("GET", "/intervention-types"): (ALL, None, None),
+    ("GET", "/intervention-types/<type_id>"): (ALL, None, None),        # a shared catalog
+    ("PATCH", "/intervention-types/<type_id>"): ({A}, None, None),
+    ("DELETE", "/intervention-types/<type_id>"): ({A}, None, None),
+    ("POST", "/statuses"): ({A}, None, None),
+    ("GET", "/statuses"): (ALL, None, None),
+    ("GET", "/statuses/<status_id>"): (ALL, None, None),                 # a shared catalog
+    ("PATCH", "/statuses/<status_id>"): ({A}, None, None),
+    ("DELETE", "/statuses/<status_id>"): ({A}, None, None),
+}
+
+
+def live_routes():
+    """(method, rule) of every route the gateway's Flask app serves."""
+    from fieldwork_gateway.app import create_app
+    from fieldwork_gateway.settings import Settings
+
+    class NoPool:
+        def cluster(self, *args, **kwargs):
+            raise AssertionError("no RPC in this test")
+    app = create_app(Settings(jwt_secret="x" * 40, amqp_uri="memory://",
+                              database_url="postgresql://x@y/z"), rpc_pool=NoPool(), accounts=object())
+    return {(method, rule.rule) for rule in app.url_map.iter_rules() if rule.endpoint != "static"
+            for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_route_of_the_gateway_is_in_the_table():
+    live = live_routes()
+    assert sorted(live - set(TABLE)) == [], "routes missing from the authorization table"
+    assert sorted(set(TABLE) - live) == [], "the table names routes the gateway does not have"
+
+
+def path_for(rule, ids):
+    """The rule with each <param> replaced by ids[param] (or a fresh UUID)."""
+    parts = []
+    for part in rule.split("/"):
+        if part.startswith("<"):
+            name = part[1:-1].split(":")[-1]
+            parts.append(ids.get(name, str(uuid.uuid4())))
+        else:
+            parts.append(part)
+    return "/".join(parts)
+
+
+@pytest.fixture(scope="module")
+def people(world, admin):
+    """The admin (all companies), and the manager, technician and client of
+    one company, logged in; the admin of that company too."""
+    company = world.company()
+    technician = world.technician(company)
+    client = world.client(company)
+    return {
+        A: admin,
+        M: world.login_for("manager", company_id=company["id"]),
+        T: world.login_for("technician", technician_id=technician["id"]),
+        C: world.login_for("client", client_id=client["id"]),
+        "company_admin": world.login_for("admin", company_id=company["id"]),
+    }
+
+
+def gate_ok(status):
+    return status not in (401, 403, 405) and status < 500
+
+
+@pytest.mark.parametrize("method,rule", sorted(TABLE), ids=lambda v: v)
+def test_each_role_gets_through_the_gate_only_where_the_table_says(method, rule, people, anonymous):
+    allowed, _, _ = TABLE[(method, rule)]
+    path = path_for(rule, {"name": "swagger-ui.css"})
+    body = {} if method in ("POST", "PUT", "PATCH") else None
+    if allowed in (PUBLIC, PAGES):
+        for caller in (anonymous, *people.values()):
+            response = caller.request(method, path, json=body)
+            assert gate_ok(response.status_code), (method, path, response.status_code, response.text)
+        return
+    response = anonymous.request(method, path, json=body)
+    assert response.status_code == 401, (method, path, response.text)
+    assert response.json()["error"]["code"] == "unauthenticated"
+    for role in (A, M, T, C):
+        response = people[role].request(method, path, json=body)
+        if role in allowed:
+            assert gate_ok(response.status_code), (role, method, path, response.status_code,
+                                                   response.text)
+        else:
+            assert response.status_code == 403, (role, method, path, response.text)
+            assert response.json()["error"]["details"]["allowed_roles"] == sorted(allowed) or \
+                set(response.json()["error"]["details"]["allowed_roles"]) == allowed
+
+
+@pytest.fixture(scope="module")
+def foreign(world, admin):
+    """A second company's records: the objects no one of the first company
+    may see, let alone change."""
+    company = world.company()
+    technician = world.technician(company)
+    client = world.client(company)
+    intervention = world.intervention(client=client, technician=technician)
+    site = world.site(client)
+    contract = world.contract(client)
+    equipment = admin.get(f"/equipment/{intervention['equipment_id']}").json()
+    return {"company": company, "technician": technician, "client": client, "site": site,
+            "contract": contract, "equipment": equipment, "intervention": intervention,
+            "status": world.status()}
+
+
+OWNED = sorted(key for key, (_, kind, _) in TABLE.items() if kind)
+
+
+@pytest.mark.parametrize("method,rule", OWNED, ids=lambda v: v)
+def test_another_companys_object_is_invisible_to_every_role_of_this_one(method, rule, people,
+                                                                        foreign, service_db):
+    allowed, kind, make_body = TABLE[(method, rule)]
+    param = rule.split("<")[1].split(">")[0]
+    path = path_for(rule, {param: foreign[kind]["id"]})
+    body = make_body(foreign) if make_body else ({} if method in ("POST", "PUT", "PATCH") else None)
+    before = _fingerprint(service_db, kind, foreign[kind]["id"])
+    for role in ("company_admin", M, T, C):
+        response = people[role].request(method, path, json=body)
+        expected = 404 if (A if role == "company_admin" else role) in allowed else 403
+        assert response.status_code == expected, (role, method, path, response.text)
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+    assert _fingerprint(service_db, kind, foreign[kind]["id"]) == before, "a refused call changed it"
+
+
+TABLES = {"intervention": "interventions", "company": "companies", "technician": "technicians",
+          "client": "clients", "site": "sites", "equipment": "equipment", "contract": "contracts"}
+
+
+def _fingerprint(service_db, kind, object_id):
+    """The stored row, to prove a refused call wrote nothing."""
+    rows = wait_until(lambda: service_db("interventions", f"SELECT to_jsonb(t)::text FROM {TABLES[kind]} t "
+                                         "WHERE id = :i", i=object_id), message=f"the {kind} row")
+    return rows[0][0]
