@@ -104,6 +104,9 @@ def test_each_filter(world, shops, admin):
     assert ids(everything(admin, company_id=a, state="closed")) == [closed["id"]]
     assert closed["id"] not in ids(everything(admin, company_id=a, state="open"))
     assert ids(everything(admin, company_id=a, step="awaiting_pickup", state="closed")) == [closed["id"]]
+    # the state follows from the step: a step with another state lists nothing
+    assert listing(admin, company_id=a, step="awaiting_pickup", state="open") == {
+        "items": [], "next_cursor": None}
 
 
 def test_created_between_includes_from_and_excludes_to(shops, admin):

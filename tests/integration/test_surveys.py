@@ -154,3 +154,36 @@ def test_no_survey_when_the_option_is_off_at_delivery(world, smtp, service_db):
     company = world.survey_company(survey_enabled=False)
     _, intervention = delivered(world, smtp, company, "fr", "Confirmation de remise de votre matériel")
     assert surveys_of(service_db, intervention) == []
+
+
+def test_an_expired_survey_link_is_410_and_takes_no_answer(world, smtp, platform, service_db,
+                                                           isolation):
+    """The link's lifetime (SURVEY_TOKEN_DAYS) is days: the test moves the
+    survey's expiry into the past in the database, as time would."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    from fieldwork_common.pg import create_engine
+    company = world.survey_company(survey_enabled=True)
+    client, intervention = delivered(world, smtp, company, "fr",
+                                     "Confirmation de remise de votre matériel")
+    [message] = wait_until(lambda: emails_with_subject(smtp, client["email"], "Votre avis"),
+                           timeout=SURVEY_WAIT, message="the survey email")
+    link = survey_link(message, platform)
+    engine = create_engine(isolation.database_url("notifications"), poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE surveys SET expires_at = now() - interval '1 second' "
+                                 "WHERE intervention_id = :i"), {"i": intervention["id"]})
+    finally:
+        engine.dispose()
+
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 410 and "expiré" in page.text
+    answer = requests.post(link, json={"score": 5}, timeout=30)
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["error"]["code"] == "gone"
+    form = requests.post(link, data={"score": "5"}, timeout=30)
+    assert form.status_code == 410 and "expiré" in form.text
+    [survey] = surveys_of(service_db, intervention)
+    assert (survey.status, survey.score) == ("sent", None)

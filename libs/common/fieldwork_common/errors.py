@@ -62,6 +62,13 @@ class Conflict(FieldworkError):
 
 
 @deserialize_to_instance
+class Gone(FieldworkError):
+    """What the caller names existed but is no more (an expired link)."""
+    code = "gone"
+    http_status = 410
+
+
+@deserialize_to_instance
 class PreconditionRequired(FieldworkError):
     code = "precondition_required"
     http_status = 428

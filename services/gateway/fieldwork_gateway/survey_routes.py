@@ -9,7 +9,7 @@ may post JSON `{"score", "comment"}` instead and gets JSON back.
 """
 from flask import render_template, request
 
-from fieldwork_common.errors import Conflict, FieldworkError, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, FieldworkError, Gone, InvalidInput, NotFound
 from fieldwork_gateway import schemas
 from fieldwork_gateway.api import PUBLIC, _json_body, load
 from fieldwork_gateway.routes import STAFF, api, call
@@ -68,13 +68,6 @@ TEXTS = {
 }
 
 
-class Gone(FieldworkError):
-    """410: the survey link has expired (the service says Conflict with
-    details.reason "expired")."""
-    code = "gone"
-    http_status = 410
-
-
 def _language(survey_language=None):
     wanted = request.args.get("lang")
     if wanted in LANGUAGES:
@@ -98,10 +91,6 @@ def _form(token, survey, lang, status=200, error=None, score=None, comment=""):
                            company_name=survey.get("company_name") or "",
                            error=error, score=score, comment=comment or "")
     return html, status, PAGE_HEADERS
-
-
-def _is_expired(exc):
-    return isinstance(exc, Conflict) and (exc.details or {}).get("reason") == "expired"
 
 
 @api.route("/survey/<token>", "GET", summary="The satisfaction survey page (HTML; the link is the key)",
@@ -135,13 +124,8 @@ def answer_survey(token):
 
 def _answer_json(token):
     body = load(schemas.SurveyAnswerIn(), _json_body())
-    try:
-        answer = call("notifications", "answer_survey", token=token, score=body["score"],
-                      comment=body.get("comment"))
-    except Conflict as exc:
-        if _is_expired(exc):
-            raise Gone(exc.message, exc.details) from None
-        raise
+    answer = call("notifications", "answer_survey", token=token, score=body["score"],
+                  comment=body.get("comment"))
     answer.pop("language", None)
     return answer, 200
 
@@ -154,11 +138,10 @@ def _answer_form(token):
                       score=int(score) if score.isdigit() else score, comment=comment)
     except NotFound:
         return _message("not_found", 404, _language())
-    except Conflict as exc:
-        lang = _language(_survey_language(token))
-        if _is_expired(exc):
-            return _message("expired", 410, lang)
-        return _message("answered", 409, lang)
+    except Gone:
+        return _message("expired", 410, _language(_survey_language(token)))
+    except Conflict:
+        return _message("answered", 409, _language(_survey_language(token)))
     except InvalidInput as exc:
         try:
             survey = call("notifications", "get_survey", token=token)

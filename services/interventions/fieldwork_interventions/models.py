@@ -157,6 +157,10 @@ class Status(Base):
 
 
 class Intervention(Base):
+    # Indexes (migrations 0001/0002, for the lists' keyset on (created_at, id)):
+    # (created_at, id); (company_id | client_id | technician_id, created_at, id);
+    # (step | state, created_at, id); (company_id, step | state, created_at, id);
+    # pickup_at where set (the calendar).
     __tablename__ = "interventions"
     id: Mapped[str] = id_column()
     company_id: Mapped[str] = ref("companies.id")

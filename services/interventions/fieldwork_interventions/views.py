@@ -14,11 +14,12 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from fieldwork_common import ics
+from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound, Unavailable
-from fieldwork_common.pagination import decode_cursor, page
+from fieldwork_common.pagination import clamp_limit, decode_cursor, encode_cursor
 from fieldwork_common.rpc import rpc
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.serialize import is_uuid
 
 from fieldwork_interventions.domain import rules, steps, tracking
 from fieldwork_interventions.lookups import sees_company
@@ -141,11 +142,13 @@ class Views:
         if end is not None:
             conditions.append(Intervention.created_at < end)
         after = check_cursor(after)
+        if step is not None and state is not None and steps.STATE_AFTER[step] != state:
+            # the state follows from the step: nothing can match (and the
+            # database would scan every row of the one to find none)
+            clamp_limit(limit)
+            return {"items": [], "next_cursor": None}
         with self.db.session() as session:
-            rows, cursor = page(session, sa.select(Intervention).where(*conditions),
-                                Intervention, limit, after)
-            return {"items": [as_dict(row, INTERVENTION_FIELDS) for row in rows],
-                    "next_cursor": cursor}
+            return listed(session, conditions, limit, after)
 
     # --- calendar ---------------------------------------------------------------
 
@@ -238,27 +241,28 @@ class Views:
             return ics.calendar(events, name=name).decode()
 
     @rpc
-    def revoke_calendar_feed(self, token):
-        """The feed's creator, or an admin who sees its subject's company."""
+    @command
+    def revoke_calendar_feed(self, uow, token):
+        """The feed's creator, or an admin who sees its subject's company.
+        (A command: a repeated request answers as the first did.)"""
         p = self.principal
         if p is None:
             raise Forbidden("A caller is required.")
-        with self.db.unit_of_work() as uow:
-            s = uow.session
-            row = _known_token(s, token, FEED_KINDS.values())
-            if row is None:
-                raise NotFound("Unknown calendar feed.")
-            allowed = row.created_by == p.user_id
-            if not allowed and p.role == "admin":
-                if row.kind == tracking.CALENDAR_COMPANY:
-                    company_id = row.subject_id
-                else:
-                    technician = s.get(Technician, row.subject_id)
-                    company_id = technician.company_id if technician else None
-                allowed = sees_company(p, company_id)
-            if not allowed:
-                raise NotFound("Unknown calendar feed.")
-            row.revoked = True
+        s = uow.session
+        row = _known_token(s, token, FEED_KINDS.values())
+        if row is None:
+            raise NotFound("Unknown calendar feed.")
+        allowed = row.created_by == p.user_id
+        if not allowed and p.role == "admin":
+            if row.kind == tracking.CALENDAR_COMPANY:
+                company_id = row.subject_id
+            else:
+                technician = s.get(Technician, row.subject_id)
+                company_id = technician.company_id if technician else None
+            allowed = sees_company(p, company_id)
+        if not allowed:
+            raise NotFound("Unknown calendar feed.")
+        row.revoked = True
         return {"revoked": True}
 
     # --- tracking ---------------------------------------------------------------
@@ -302,6 +306,41 @@ class Views:
             if intervention is None:
                 raise NotFound("Unknown or expired tracking link.")
             return _tracking_view(session, intervention)
+
+
+# The list reads plain columns, ids as text: no ORM objects, no uuid.UUID
+# round trip. It costs the interventions service about half the CPU of
+# loading 50 ORM rows and serialising them (docs/performance.md).
+_ID_COLUMNS = {"id", "company_id", "client_id", "equipment_id", "type_id", "technician_id",
+               "site_id", "contract_id", "status_id"}
+_LIST_COLUMNS = [sa.cast(Intervention.__table__.c[name], sa.Text).label(name) if name in _ID_COLUMNS
+                 else Intervention.__table__.c[name] for name in INTERVENTION_FIELDS]
+_DATETIME_FIELDS = {name for name in INTERVENTION_FIELDS
+                    if isinstance(Intervention.__table__.c[name].type, sa.DateTime)}
+
+
+def listed(session, conditions, limit, after):
+    """One page of `fieldwork_common.pagination` (same keyset on
+    (created_at, id), newest first, same cursors), read as plain columns."""
+    limit = clamp_limit(limit)
+    query = (sa.select(*_LIST_COLUMNS).where(*conditions)
+             .order_by(Intervention.created_at.desc(), Intervention.id.desc()).limit(limit + 1))
+    if after:
+        created_at, row_id = decode_cursor(after)
+        query = query.where(sa.tuple_(Intervention.created_at, Intervention.id) < (created_at, row_id))
+    rows = session.execute(query).all()
+    cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    items = []
+    for row in rows:
+        item = row._asdict()
+        for name in _DATETIME_FIELDS:
+            if item[name] is not None:
+                item[name] = rfc3339(item[name])
+        items.append(item)
+    return {"items": items, "next_cursor": cursor}
 
 
 def _appointments():

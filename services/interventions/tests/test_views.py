@@ -166,3 +166,10 @@ def test_only_admins_and_the_platform_issue_tracking_links(role):
     with pytest.raises(Forbidden):
         service.issue_tracking_token("00000000-0000-4000-8000-000000000001")
     assert db.committed == []
+
+
+def test_a_step_and_a_state_that_cannot_go_together_list_nothing_without_a_query():
+    service, db = service_for("admin")
+    db.session.reset_mock()
+    assert service.list_interventions(step="delivered", state="open") == {"items": [], "next_cursor": None}
+    db.session.assert_not_called()

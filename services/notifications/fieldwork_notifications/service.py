@@ -267,9 +267,8 @@ class NotificationsService(operations.Operations):
     @command
     def answer_survey(self, uow, token, score, comment=None):
         """Anyone holding the link: stores the answer (once) and publishes
-        `survey.answered`. 404 unknown token, 409 answered already
-        (details.reason "answered") or expired (details.reason "expired":
-        the gateway answers 410), 400 a score outside 1..5."""
+        `survey.answered`. 404 unknown token, 409 answered already, 410
+        expired, 400 a score outside 1..5."""
         survey = self._survey_by_token(token, session=uow.session, lock=True)
         now = datetime.now(timezone.utc)
         surveys.check_answerable(survey.status, survey.expires_at, now)

@@ -7,7 +7,7 @@ from unittest.mock import MagicMock
 import pytest
 from nameko.testing.services import worker_factory
 
-from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from fieldwork_common.principal import Principal
 from fieldwork_common.testing.fakes import FakeDb
 from fieldwork_notifications import mailer
@@ -81,7 +81,7 @@ def test_a_survey_is_answered_once_and_before_it_expires():
     with pytest.raises(Conflict) as answered:
         surveys.check_answerable("answered", NOW + timedelta(days=1), NOW)
     assert answered.value.details["reason"] == "answered"
-    with pytest.raises(Conflict) as expired:
+    with pytest.raises(Gone) as expired:
         surveys.check_answerable("sent", NOW, NOW)
     assert expired.value.details["reason"] == "expired"
     for status in ("scheduled", "cancelled"):
@@ -163,7 +163,7 @@ def test_an_answer_is_stored_and_published():
 
 @pytest.mark.parametrize("survey,error,reason", [
     (sent_survey(status="answered", score=5), Conflict, "answered"),
-    (sent_survey(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)), Conflict, "expired"),
+    (sent_survey(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)), Gone, "expired"),
     (None, NotFound, None),
     (sent_survey(status="cancelled"), NotFound, None),
 ])

@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from fieldwork_common.errors import Conflict, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, Gone, InvalidInput, NotFound
 from fieldwork_notifications.domain.dates import format_date, parse_timestamp
 from fieldwork_notifications.domain.emails import common_context, language_of
 
@@ -104,14 +104,13 @@ def email_context(survey_context, survey_url, expires_at, language):
 
 def check_answerable(status, expires_at, now):
     """NotFound unless the survey was sent; Conflict if answered already
-    (reason `answered`) or past its expiry (reason `expired`: HTTP 410 at
-    the gateway)."""
+    (reason `answered`); Gone (410) past its expiry."""
     if status == "answered":
         raise Conflict("This survey was answered already.", {"reason": "answered"})
     if status != "sent":
         raise NotFound("Survey not found.")
     if expires_at is not None and now >= expires_at:
-        raise Conflict("This survey link has expired.", {"reason": "expired"})
+        raise Gone("This survey link has expired.", {"reason": "expired"})
 
 
 def validate_answer(score, comment):
