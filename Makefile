@@ -19,7 +19,7 @@ run: venv
 	$(PY) tools/run_local.py
 
 unit: venv
-	$(PY) -m pytest libs/common/tests services tests/test_compose.py tests/test_layout.py
+	$(PY) -m pytest libs/common/tests services tests/test_compose.py tests/test_layout.py tests/test_intervention_copies.py
 
 integration: venv
 	$(PY) -m pytest tests/integration
