@@ -211,3 +211,33 @@ def test_health_names_the_service_that_does_not_answer(platform, anonymous):
         timeclock.signal(signal.SIGCONT)
     wait_until(lambda: anonymous.get("/health").status_code == 200, timeout=30,
                message="healthy again")
+
+
+def test_dates_with_any_valid_offset_are_taken_in_utc_and_never_a_server_error(world, admin):
+    """RFC 3339 allows offsets PostgreSQL refuses (beyond ±15:59): every
+    date a caller sends is converted to UTC first (found by schemathesis:
+    `GET /surveys/summary?to=…-21:32` answered 500)."""
+    odd = "2026-07-25T04:47:34.13-21:32"
+    for path in (f"/surveys/summary?to={odd}", f"/interventions?created_from={odd}",
+                 f"/calendar?from={odd}&to=2026-07-30T00:00:00Z"):
+        response = admin.get(path.replace("+", "%2B"))
+        assert response.status_code == 200, (path, response.text)
+    intervention = world.intervention()
+    for step in ("in_workshop", "final_tests"):
+        assert world.move(intervention, step).status_code == 200
+    closed = world.move(intervention, "awaiting_pickup", pickup_at="2030-01-15T10:30:00+20:00")
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["pickup_at"] == "2030-01-14T14:30:00Z"
+    out_of_range = admin.get("/interventions?created_from=0001-01-01T00:00:00%2B05:00")
+    assert out_of_range.status_code == 400, out_of_range.text
+    assert out_of_range.json()["error"]["code"] == "invalid_input"
+
+
+def test_a_pickup_date_no_calendar_can_show_is_400(world):
+    intervention = world.intervention()
+    for step in ("in_workshop", "final_tests"):
+        assert world.move(intervention, step).status_code == 200
+    response = world.move(intervention, "awaiting_pickup", pickup_at="9999-12-31T23:30:00Z")
+    assert response.status_code == 400, response.text
+    assert set(response.json()["error"]["details"]) == {"pickup_at"}
+    assert world.admin.get(f"/interventions/{intervention['id']}").json()["step"] == "final_tests"

@@ -25,3 +25,29 @@ def is_uuid(value):
         return True
     except ValueError:
         return False
+
+
+def parse_instant(value, field):
+    """A caller's date-time (RFC 3339 text or an aware datetime) as an aware
+    datetime in UTC, or InvalidInput. The offset is required. Converting to
+    UTC keeps offsets PostgreSQL refuses (it takes at most ±15:59) and
+    dates beyond what a datetime holds from ever reaching the database as
+    a server error."""
+    from datetime import timezone
+
+    from fieldwork_common.errors import InvalidInput
+    example = "e.g. 2026-01-31T09:00:00+01:00"
+    if isinstance(value, datetime):
+        parsed = value
+    else:
+        try:
+            parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(f"{field} is not an RFC 3339 date-time ({example}).",
+                               {field: value}) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise InvalidInput(f"{field} needs its time zone offset ({example}).", {field: value})
+    try:
+        return parsed.astimezone(timezone.utc)
+    except OverflowError:
+        raise InvalidInput(f"{field} is out of range.", {field: str(value)}) from None

@@ -94,3 +94,18 @@ def test_an_invitation_is_valid_icalendar():
     assert event.decoded("dtstart") == start
     assert event.decoded("dtend") == start + timedelta(minutes=15)
     assert str(event["uid"]) == "i-1@fieldwork"
+
+
+def test_a_callers_instant_comes_back_in_utc_or_is_bad_input():
+    from datetime import datetime, timezone
+
+    import pytest
+
+    from fieldwork_common.errors import InvalidInput
+    from fieldwork_common.serialize import parse_instant
+    assert parse_instant("2026-07-25T04:47:34.13-21:32", "to") == datetime(
+        2026, 7, 26, 2, 19, 34, 130000, tzinfo=timezone.utc)
+    assert parse_instant("2026-01-01T00:00:00Z", "to").utcoffset().total_seconds() == 0
+    for bad in ("2026-01-01T00:00:00", "yesterday", "", "0001-01-01T00:00:00+05:00"):
+        with pytest.raises(InvalidInput):
+            parse_instant(bad, "to")

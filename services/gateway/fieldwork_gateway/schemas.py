@@ -15,6 +15,20 @@ class Id(fields.UUID):
         return str(super()._deserialize(value, attr, data, **kwargs))
 
 
+class Instant(fields.AwareDateTime):
+    """An RFC 3339 date-time with its offset, handed on in UTC: an offset
+    PostgreSQL would refuse (beyond ±15:59) or a moment that has no UTC
+    equivalent is a 400 here, never a server error later."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        from datetime import timezone
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValidationError("Out of range.") from None
+
+
 def text(max_length=200, **kw):
     return fields.String(validate=validate.Length(min=1, max=max_length), **kw)
 
@@ -446,7 +460,7 @@ class StepIn(Schema):
         "description": "only when moving to final_tests"})
     tests_performed = fields.List(text(500), validate=validate.Length(max=100), metadata={
         "description": "only when moving to final_tests"})
-    pickup_at = fields.AwareDateTime(metadata={
+    pickup_at = Instant(metadata={
         "description": "only when moving to awaiting_pickup: RFC 3339 with its offset"})
     pickup_kind = fields.String(validate=validate.OneOf(("pickup", "delivery")), metadata={
         "description": "only when moving to awaiting_pickup (default pickup when a date is given)"})
@@ -573,9 +587,9 @@ class InterventionQuery(Schema):
     client_id = Id()
     step = fields.String(validate=validate.OneOf(WORKSHOP_STEPS))
     state = fields.String(validate=validate.OneOf(STATES))
-    created_from = fields.AwareDateTime(metadata={
+    created_from = Instant(metadata={
         "description": "RFC 3339 with its offset; created_at >= created_from"})
-    created_to = fields.AwareDateTime(metadata={
+    created_to = Instant(metadata={
         "description": "RFC 3339 with its offset; created_at < created_to"})
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     after = fields.String(validate=validate.Length(min=1, max=500), metadata={
@@ -589,9 +603,9 @@ class InterventionList(Schema):
 
 
 class CalendarQuery(Schema):
-    start = fields.AwareDateTime(required=True, data_key="from", metadata={
+    start = Instant(required=True, data_key="from", metadata={
         "description": "RFC 3339 with its offset; pickup_at >= from"})
-    end = fields.AwareDateTime(required=True, data_key="to", metadata={
+    end = Instant(required=True, data_key="to", metadata={
         "description": "RFC 3339 with its offset; pickup_at < to; at most 366 days after from"})
     technician_id = Id()
     company_id = Id()
@@ -695,9 +709,9 @@ class SurveyAnswer(Schema):
 class SurveySummaryQuery(Schema):
     company_id = Id(metadata={"description": "a manager: its own company only"})
     technician_id = Id()
-    from_ = fields.AwareDateTime(data_key="from", metadata={
+    from_ = Instant(data_key="from", metadata={
         "description": "answered at or after (RFC 3339 with offset)"})
-    to = fields.AwareDateTime(metadata={"description": "answered before (RFC 3339 with offset)"})
+    to = Instant(metadata={"description": "answered before (RFC 3339 with offset)"})
 
 
 class SurveySummary(Schema):

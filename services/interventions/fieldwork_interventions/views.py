@@ -19,7 +19,7 @@ from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from fieldwork_common.pagination import clamp_limit, decode_cursor, encode_cursor
 from fieldwork_common.rpc import rpc
-from fieldwork_common.serialize import is_uuid
+from fieldwork_common.serialize import is_uuid, parse_instant
 
 from fieldwork_interventions.domain import rules, steps, tracking
 from fieldwork_interventions.lookups import sees_company
@@ -55,20 +55,10 @@ def visibility(principal):
 
 
 def moment(value, field):
-    """An aware datetime from an RFC 3339 string (or None)."""
+    """An aware datetime in UTC from an RFC 3339 string (or None)."""
     if value is None:
         return None
-    if isinstance(value, datetime):
-        parsed = value
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
-            raise InvalidInput(f"{field} is not an RFC 3339 date-time.", {field: value}) from None
-    if parsed.tzinfo is None:
-        raise InvalidInput(f"{field} needs a time zone offset (RFC 3339), e.g. 2026-01-31T09:00:00Z.",
-                           {field: value})
-    return parsed
+    return parse_instant(value, field)
 
 
 def id_filter(value, field):

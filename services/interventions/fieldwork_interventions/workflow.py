@@ -13,7 +13,7 @@ from fieldwork_common.rpc import rpc
 from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
 from fieldwork_interventions.domain import rules, steps
 from fieldwork_interventions.lookups import referenced, sees_company
@@ -439,15 +439,15 @@ class Workflow:
             return {"items": [as_dict(entry, HISTORY_FIELDS) for entry in entries]}
 
 
+PICKUP_RANGE = (datetime(1970, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc))
+
+
 def _instant(value):
-    """An RFC 3339 date-time with its offset."""
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise InvalidInput("pickup_at must be an RFC 3339 date-time with its offset.",
-                           {"pickup_at": value})
+    """An RFC 3339 date-time with its offset, in UTC, within PICKUP_RANGE
+    (calendars and pages must be able to show it in any time zone)."""
+    parsed = parse_instant(value, "pickup_at")
+    if not PICKUP_RANGE[0] <= parsed < PICKUP_RANGE[1]:
+        raise InvalidInput("pickup_at must be between 1970 and 2200.", {"pickup_at": value})
     return parsed
 
 

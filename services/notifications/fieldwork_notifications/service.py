@@ -37,12 +37,11 @@ from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
 from fieldwork_notifications import SERVICE_NAME, mailer
 from fieldwork_notifications.domain import emails as rules
 from fieldwork_notifications.domain import surveys
-from fieldwork_notifications.domain.dates import parse_timestamp
 from fieldwork_notifications.models import Company, Email, Reopening, Survey
 from fieldwork_notifications.templates import render
 
@@ -298,11 +297,7 @@ class NotificationsService(operations.Operations):
         for key, value, compare in (("from", date_from, Survey.answered_at.__ge__),
                                     ("to", date_to, Survey.answered_at.__lt__)):
             if value is not None:
-                try:
-                    moment = parse_timestamp(value)
-                except (TypeError, ValueError):
-                    raise InvalidInput(f"{key} must be an RFC 3339 date-time.", {key: value}) from None
-                query = query.where(compare(moment))
+                query = query.where(compare(parse_instant(value, key)))
         with self.db.session() as session:
             counts = dict(session.execute(query.group_by(Survey.score)).all())
         return surveys.summarise(counts)
