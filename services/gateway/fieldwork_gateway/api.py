@@ -74,7 +74,7 @@ def _wrap(route, view):
         if route.method in MUTATING and route.roles is not PUBLIC:  # commands, not the login
             g.idempotency = _idempotency(route, kwargs)
         if route.query is not None:
-            kwargs["query"] = load(route.query(), request.args.to_dict())
+            kwargs["query"] = load(route.query(), request.args.to_dict(), "query")
         result = view(**kwargs)
         if isinstance(result, tuple):  # (body, status) or (body, status, headers)
             return result
@@ -117,7 +117,30 @@ def _json_body():
     return body
 
 
-def load(schema, data):
+def storable(value, where="body"):
+    """Refuse text no service can store: a NUL character (PostgreSQL's text
+    cannot hold it) or a lone UTF-16 surrogate (JSON allows `\\ud800`, UTF-8
+    cannot encode it). 400 naming where, instead of a server error later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise InvalidInput("Text may not contain NUL characters.", {"field": where})
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput("Text must be valid Unicode (no lone surrogates).",
+                               {"field": where}) from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key, where)
+            storable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            storable(item, f"{where}[{index}]")
+    return value
+
+
+def load(schema, data, where="body"):
+    storable(data, where)
     try:
         return schema.load(data)
     except ValidationError as exc:

@@ -11,7 +11,7 @@ from flask import render_template, request
 
 from fieldwork_common.errors import Conflict, FieldworkError, Gone, InvalidInput, NotFound
 from fieldwork_gateway import schemas
-from fieldwork_gateway.api import PUBLIC, _json_body, load
+from fieldwork_gateway.api import PUBLIC, _json_body, load, storable
 from fieldwork_gateway.routes import STAFF, api, call
 
 LANGUAGES = ("fr", "en")
@@ -131,6 +131,7 @@ def _answer_json(token):
 
 
 def _answer_form(token):
+    storable(request.form.to_dict())
     score = (request.form.get("score") or "").strip()
     comment = request.form.get("comment") or ""
     try:

@@ -133,6 +133,18 @@ def test_unknown_fields_and_wrong_types_are_400_and_no_service_is_called(client,
     assert pool.cluster_.calls == []
 
 
+def test_text_no_database_can_store_is_400_and_no_service_is_called(client, pool):
+    """NUL characters and lone surrogates (found by schemathesis: they
+    reached PostgreSQL and answered 500)."""
+    for raw in ('{"name": "a\\u0000b"}', '{"name": "\\ud83d"}'):
+        response = client.post("/companies", data=raw, content_type="application/json",
+                               headers=token())
+        assert error_of(response, 400)["details"] == {"field": "body.name"}
+    error = error_of(client.get("/interventions?description=%00", headers=token()), 400)
+    assert error["details"] == {"field": "query.description"}
+    assert pool.cluster_.calls == []
+
+
 def test_service_errors_keep_their_status(client, pool):
     pool.cluster_.answers[("interventions", "get_intervention")] = NotFound("Intervention not found.",
                                                                              {"intervention_id": "x"})
