@@ -37,6 +37,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import procstat  # bench/procstat.py: CPU per process, from /proc
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 
@@ -187,78 +189,39 @@ class CpuMeter:
 
     def __init__(self, platform, monolith, load):
         self.platform, self.monolith, self.load = platform, monolith, load
-        self.ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        self.available = Path("/proc/stat").exists()
+        self.available = procstat.AVAILABLE
 
     def _pids(self):
-        parents = {}
-        comms = {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
-            parents.setdefault(ppid, []).append(int(entry))
-            comms[int(entry)] = comm
-
-        def tree(pid):
-            found, todo = [], [pid]
-            while todo:
-                current = todo.pop()
-                found.append(current)
-                todo.extend(parents.get(current, ()))
-            return found
-
+        now = procstat.Snapshot()
         groups = {name: [] for name in CPU_GROUPS}
         for name, proc in self.platform.processes.items():
             if proc.alive:
                 key = name if name in ("gateway", "interventions") else "consumers"
-                groups[key] += tree(proc.popen.pid)
+                groups[key] += now.tree(proc.popen.pid)
         if self.monolith is not None and self.monolith.alive:
-            groups["monolith"] = tree(self.monolith.popen.pid)
-        groups["rabbitmq"] = [pid for pid, comm in comms.items() if comm == "beam.smp"]
-        groups["postgres"] = [pid for pid, comm in comms.items() if comm.startswith("postgres")]
+            groups["monolith"] = now.tree(self.monolith.popen.pid)
+        groups.update(now.servers())
         groups["loadgen"] = [p.pid for p in self.load.processes if p.pid]
         groups["bench"] = [os.getpid()]
         return groups
-
-    def _cpu(self, pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / self.ticks
 
     def sample(self):
         """{group: {pid: CPU seconds}}; pids are kept so that a process that
         exits between two samples is not counted negative."""
         if not self.available:
             return None
-        return {group: {pid: self._cpu(pid) for pid in pids}
+        return {group: {pid: procstat.cpu_seconds(pid) for pid in pids}
                 for group, pids in self._pids().items()}
 
     def machine(self):
         """(busy, total) CPU seconds of the whole machine."""
-        if not self.available:
-            return None
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        total = sum(values[:8])
-        idle = values[3] + values[4]
-        return (total - idle) / self.ticks, total / self.ticks
+        return procstat.machine_seconds() if self.available else None
 
     @staticmethod
     def used(before, after):
         if before is None or after is None:
             return None
-        # a process new since `before` started during the window: all its
-        # CPU time counts
-        return {group: sum(max(0.0, t - before.get(group, {}).get(pid, 0.0))
-                           for pid, t in after[group].items())
-                for group in after}
+        return procstat.used(before, after)
 
 
 # --- the platform, the monolith, the master data -----------------------------

@@ -29,6 +29,8 @@ import time
 import uuid
 from pathlib import Path
 
+import procstat  # bench/procstat.py: CPU per process, from /proc
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 
@@ -227,50 +229,23 @@ class CpuMeter:
 
     def __init__(self, platform):
         self.platform = platform
-        self.ticks = os.sysconf("SC_CLK_TCK")
-        self.available = Path("/proc/stat").exists()
+        self.available = procstat.AVAILABLE
 
     def _pids(self):
-        parents, comms = {}, {}
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                stat = Path(f"/proc/{entry}/stat").read_text()
-            except OSError:
-                continue
-            comms[int(entry)] = stat[stat.index("(") + 1:stat.rindex(")")]
-            parents.setdefault(int(stat[stat.rindex(")") + 2:].split()[1]), []).append(int(entry))
-
-        def tree(pid):
-            found, todo = [], [pid]
-            while todo:
-                current = todo.pop()
-                found.append(current)
-                todo.extend(parents.get(current, ()))
-            return found
+        now = procstat.Snapshot()
         groups = {name: [] for name in self.GROUPS}
         for name, proc in self.platform.processes.items():
             if proc.alive:
-                groups[name if name in ("gateway", "interventions") else "others"] += tree(proc.popen.pid)
-        groups["rabbitmq"] = [pid for pid, comm in comms.items() if comm == "beam.smp"]
-        groups["postgres"] = [pid for pid, comm in comms.items() if comm.startswith("postgres")]
+                groups[name if name in ("gateway", "interventions") else "others"] += now.tree(proc.popen.pid)
+        groups.update(now.servers())
         groups["bench"] = [os.getpid()]
         return groups
-
-    def _cpu(self, pid):
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / self.ticks
 
     def sample(self):
         if not self.available:
             return None
-        values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
-        busy = (sum(values[:8]) - values[3] - values[4]) / self.ticks
-        return busy, {group: {pid: self._cpu(pid) for pid in pids}
+        busy, _ = procstat.machine_seconds()
+        return busy, {group: {pid: procstat.cpu_seconds(pid) for pid in pids}
                       for group, pids in self._pids().items()}
 
     @staticmethod
@@ -278,8 +253,7 @@ class CpuMeter:
         if before is None or after is None:
             return None
         (busy_0, before), (busy_1, after) = before, after
-        used = {group: sum(max(0.0, t - before.get(group, {}).get(pid, 0.0))
-                           for pid, t in after[group].items()) for group in after}
+        used = procstat.used(before, after)
         used["outside"] = max(0.0, (busy_1 - busy_0) - sum(used.values()))
         return used
 
