@@ -241,3 +241,17 @@ def test_a_pickup_date_no_calendar_can_show_is_400(world):
     assert response.status_code == 400, response.text
     assert set(response.json()["error"]["details"]) == {"pickup_at"}
     assert world.admin.get(f"/interventions/{intervention['id']}").json()["step"] == "final_tests"
+
+
+@pytest.mark.parametrize("path", ["/companies", "/clients", "/statuses", "/interventions"])
+def test_a_crafted_cursor_is_400_on_every_list(admin, path):
+    """A cursor that decodes but whose values do not fit the list's keys
+    (here an id that is no UUID) is refused before the database sees it."""
+    from datetime import datetime, timezone
+
+    from fieldwork_common.pagination import encode_cursor
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    for cursor in (encode_cursor(at, "not-an-id"), encode_cursor(1, "label", "not-an-id")):
+        response = admin.get(f"{path}?after={cursor}")
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["error"]["code"] == "invalid_input"

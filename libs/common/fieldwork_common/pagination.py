@@ -1,12 +1,15 @@
-"""Cursor pagination for every list: newest first, keyset on
-(created_at, id), so a page costs the same on the millionth row as on the
-first and rows added meanwhile never shift a page.
+"""Cursor pagination for every list: keyset on the list's order (newest
+first on (created_at, id) unless a list says otherwise), so a page costs the
+same on the millionth row as on the first and rows added meanwhile never
+shift a page.
 
 The cursor is opaque to callers (URL-safe base64 of the last row's key);
-a cursor that does not decode is bad input, not a server error.
+a cursor that does not decode, or whose values are not of the key's types,
+is bad input, never a database error.
 """
 import base64
 import json
+import uuid
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -17,16 +20,38 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
 
-def encode_cursor(created_at, row_id):
-    raw = json.dumps([created_at.isoformat(), str(row_id)], separators=(",", ":")).encode()
+def encode_cursor(*values):
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values],
+                     separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor):
+def _typed(value, column):
+    """`value` as the key column expects it, or ValueError."""
+    kind = column.type
+    if isinstance(kind, sa.DateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(kind, sa.Integer):
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError(value)
+        return value
+    if not isinstance(value, str):
+        raise ValueError(value)
+    if isinstance(kind, sa.Uuid):
+        return str(uuid.UUID(value))
+    return value
+
+
+def decode_cursor(cursor, keys=None):
+    """The key values a cursor carries. Without `keys`: (created_at, id)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        created_at, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return datetime.fromisoformat(created_at), str(row_id)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != (len(keys) if keys else 2):
+            raise ValueError(cursor)
+        if keys is None:
+            return datetime.fromisoformat(values[0]), str(values[1])
+        return tuple(_typed(value, column) for value, column in zip(values, keys))
     except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
         raise InvalidInput("Unknown cursor: pass the next_cursor of the previous page.",
                            {"after": cursor}) from None
@@ -42,16 +67,25 @@ def clamp_limit(limit):
     return limit
 
 
-def page(session, query, model, limit=None, after=None):
-    """Run `query` (a select of `model` with its filters) a page at a time.
-    Returns (rows, next_cursor); next_cursor is None on the last page."""
+def page(session, query, model=None, limit=None, after=None, *, keys=None, descending=True,
+         columns=False):
+    """Run `query` (a select with its filters) a page at a time. Returns
+    (rows, next_cursor); next_cursor is None on the last page.
+
+    `keys`: the columns of the list's order, unique together (default
+    `model.created_at, model.id`); `descending`: newest first. `columns`:
+    the query selects columns, not one entity (rows are then Row objects,
+    which must carry the keys under their names)."""
+    keys = tuple(keys) if keys else (model.created_at, model.id)
     limit = clamp_limit(limit)
-    query = query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
+    query = query.order_by(*(key.desc() if descending else key for key in keys)).limit(limit + 1)
     if after:
-        created_at, row_id = decode_cursor(after)
-        query = query.where(sa.tuple_(model.created_at, model.id) < (created_at, row_id))
-    rows = session.scalars(query).all()
+        values = decode_cursor(after, keys)
+        row = sa.tuple_(*keys)
+        query = query.where(row < values if descending else row > values)
+    rows = session.execute(query).all() if columns else session.scalars(query).all()
     if len(rows) > limit:
-        last = rows[limit - 1]
-        return rows[:limit], encode_cursor(last.created_at, last.id)
+        rows = rows[:limit]
+        last = rows[-1]
+        return rows, encode_cursor(*(getattr(last, key.key) for key in keys))
     return rows, None

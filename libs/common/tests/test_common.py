@@ -109,3 +109,26 @@ def test_a_callers_instant_comes_back_in_utc_or_is_bad_input():
     for bad in ("2026-01-01T00:00:00", "yesterday", "", "0001-01-01T00:00:00+05:00"):
         with pytest.raises(InvalidInput):
             parse_instant(bad, "to")
+
+
+def test_a_cursor_whose_values_do_not_fit_the_keys_is_bad_input():
+    """Checked against the key columns' types, so that a crafted cursor
+    never reaches PostgreSQL (a non-UUID id there is a server error)."""
+    from datetime import datetime, timezone
+    import uuid
+
+    import pytest
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import UUID
+
+    from fieldwork_common.errors import InvalidInput
+    from fieldwork_common.pagination import decode_cursor, encode_cursor
+    table = sa.Table("t", sa.MetaData(), sa.Column("position", sa.Integer),
+                     sa.Column("created_at", sa.DateTime(timezone=True)),
+                     sa.Column("id", UUID(as_uuid=False)))
+    keys = (table.c.position, table.c.created_at, table.c.id)
+    at, row_id = datetime(2026, 1, 1, tzinfo=timezone.utc), str(uuid.uuid4())
+    assert decode_cursor(encode_cursor(3, at, row_id), keys) == (3, at, row_id)
+    for values in ((3, at, "not-an-id"), ("3", at, row_id), (3, "yesterday", row_id), (3, at)):
+        with pytest.raises(InvalidInput):
+            decode_cursor(encode_cursor(*values), keys)

@@ -13,15 +13,13 @@ only deactivated (`active` false); it stays readable.
 Events: <kind>.created and <kind>.updated carry the full record,
 <kind>.deleted carries {id}; settings.updated carries the settings.
 """
-import base64
-import json
 
 import sqlalchemy as sa
 from fieldwork_common.rpc import rpc
 
 from fieldwork_common.commands import command
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from fieldwork_common.pagination import clamp_limit, page
+from fieldwork_common.pagination import page
 from fieldwork_common.serialize import as_dict, is_uuid
 
 from fieldwork_interventions.domain import masterdata as md
@@ -208,23 +206,6 @@ def references(session, kind, obj):
     if kind == "status":
         return {"interventions": count(Intervention, Intervention.status_id == obj.id)}
     return {}
-
-
-def _encode(values):
-    raw = json.dumps(values, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_status_cursor(cursor):
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        position, label, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(position, int) or not isinstance(label, str) or not is_uuid(row_id):
-            raise ValueError(cursor)
-        return position, label, row_id
-    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
-        raise InvalidInput("Unknown cursor: pass the next_cursor of the previous page.",
-                           {"after": cursor}) from None
 
 
 def _bool(field, value):
@@ -725,22 +706,12 @@ class MasterData:
     @rpc
     def list_statuses(self, active=None, limit=None, after=None):
         """Ordered by position, then label (the order they are offered in)."""
-        limit = clamp_limit(limit)
         query = sa.select(Status)
         for condition in self._common_filters(Status, active):
             query = query.where(condition)
-        if after:
-            position, label, row_id = _decode_status_cursor(after)
-            query = query.where(sa.tuple_(Status.position, Status.label, Status.id)
-                                > (position, label, row_id))
-        query = query.order_by(Status.position, Status.label, Status.id).limit(limit + 1)
         with self.db.session() as session:
-            rows = session.scalars(query).all()
-            cursor = None
-            if len(rows) > limit:
-                rows = rows[:limit]
-                last = rows[-1]
-                cursor = _encode([last.position, last.label, last.id])
+            rows, cursor = page(session, query, limit=limit, after=after,
+                                keys=(Status.position, Status.label, Status.id), descending=False)
             return {"items": [record(session, "status", row) for row in rows], "next_cursor": cursor}
 
     # --- settings ------------------------------------------------------------------
