@@ -70,7 +70,7 @@ def _wrap(route, view):
             g.principal = None
         kwargs = dict(path_args)
         if route.body is not None:
-            kwargs["body"] = load(route.body(), _json_body())
+            kwargs["body"] = load(route.body(), json_body())
         if route.method in MUTATING and route.roles is not PUBLIC:  # commands, not the login
             g.idempotency = _idempotency(route, kwargs)
         if route.query is not None:
@@ -104,7 +104,7 @@ def _idempotency(route, kwargs):
     return scope, hashlib.sha256(body.encode()).hexdigest()
 
 
-def _json_body():
+def json_body():
     raw = request.get_data(cache=False)
     if not raw:
         raise InvalidInput("A JSON body is required.")

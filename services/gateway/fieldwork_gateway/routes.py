@@ -2,9 +2,9 @@
 come from the route's declaration (api.py), the rules live in services."""
 import re
 
-from flask import current_app, g, jsonify, request
+from flask import current_app, g, request
 
-from fieldwork_common.errors import InvalidInput, NotFound, PreconditionRequired, Unauthenticated
+from fieldwork_common.errors import InvalidInput, NotFound, Unauthenticated
 from fieldwork_common.principal import SYSTEM
 from fieldwork_gateway import schemas
 from fieldwork_gateway.api import PUBLIC, Api

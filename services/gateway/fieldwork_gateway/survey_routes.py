@@ -10,19 +10,9 @@ may post JSON `{"score", "comment"}` instead and gets JSON back.
 from flask import render_template, request
 
 from fieldwork_common.errors import Conflict, FieldworkError, Gone, InvalidInput, NotFound
-from fieldwork_gateway import schemas
-from fieldwork_gateway.api import PUBLIC, _json_body, load, storable
+from fieldwork_gateway import pages, schemas
+from fieldwork_gateway.api import PUBLIC, json_body, load, storable
 from fieldwork_gateway.routes import STAFF, api, call
-
-LANGUAGES = ("fr", "en")
-
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",          # the token is in the URL
-    "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
-    "Content-Type": "text/html; charset=utf-8",
-}
 
 TEXTS = {
     "fr": {
@@ -68,19 +58,12 @@ TEXTS = {
 }
 
 
-def _language(survey_language=None):
-    wanted = request.args.get("lang")
-    if wanted in LANGUAGES:
-        return wanted
-    return survey_language if survey_language in LANGUAGES else "fr"
-
-
 def _message(kind, status, lang, score=None):
     t = TEXTS[lang]
     html = render_template("survey_message.html", lang=lang, t=t, title=t[f"{kind}_title"],
                            message=t[kind], kind=kind,
                            score_text=t["your_score"].format(score=score) if score else None)
-    return html, status, PAGE_HEADERS
+    return html, status, pages.HEADERS
 
 
 def _form(token, survey, lang, status=200, error=None, score=None, comment=""):
@@ -90,7 +73,7 @@ def _form(token, survey, lang, status=200, error=None, score=None, comment=""):
                            intro=t["intro"].format(reference=survey.get("reference", ""), by=by),
                            company_name=survey.get("company_name") or "",
                            error=error, score=score, comment=comment or "")
-    return html, status, PAGE_HEADERS
+    return html, status, pages.HEADERS
 
 
 @api.route("/survey/<token>", "GET", summary="The satisfaction survey page (HTML; the link is the key)",
@@ -101,8 +84,8 @@ def survey_page(token):
     try:
         survey = call("notifications", "get_survey", token=token)
     except NotFound:
-        return _message("not_found", 404, _language())
-    lang = _language(survey.get("language"))
+        return _message("not_found", 404, pages.language())
+    lang = pages.language(survey.get("language"))
     if survey["status"] == "answered":
         return _message("answered", 200, lang, survey.get("score"))
     if survey.get("expired"):
@@ -123,7 +106,7 @@ def answer_survey(token):
 
 
 def _answer_json(token):
-    body = load(schemas.SurveyAnswerIn(), _json_body())
+    body = load(schemas.SurveyAnswerIn(), json_body())
     answer = call("notifications", "answer_survey", token=token, score=body["score"],
                   comment=body.get("comment"))
     answer.pop("language", None)
@@ -138,21 +121,21 @@ def _answer_form(token):
         answer = call("notifications", "answer_survey", token=token,
                       score=int(score) if score.isdigit() else score, comment=comment)
     except NotFound:
-        return _message("not_found", 404, _language())
+        return _message("not_found", 404, pages.language())
     except Gone:
-        return _message("expired", 410, _language(_survey_language(token)))
+        return _message("expired", 410, pages.language(_survey_language(token)))
     except Conflict:
-        return _message("answered", 409, _language(_survey_language(token)))
+        return _message("answered", 409, pages.language(_survey_language(token)))
     except InvalidInput as exc:
         try:
             survey = call("notifications", "get_survey", token=token)
         except NotFound:
-            return _message("not_found", 404, _language())
-        lang = _language(survey.get("language"))
+            return _message("not_found", 404, pages.language())
+        lang = pages.language(survey.get("language"))
         fields = (exc.details or {}).get("fields") or {}
         error = TEXTS[lang]["too_long"] if "comment" in fields else TEXTS[lang]["bad_score"]
         return _form(token, survey, lang, status=400, error=error, score=score, comment=comment)
-    return _message("thanks", 200, _language(answer.get("language")), answer.get("score"))
+    return _message("thanks", 200, pages.language(answer.get("language")), answer.get("score"))
 
 
 def _survey_language(token):

@@ -5,11 +5,11 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Response, render_template, request
+from flask import Response, render_template
 
 from fieldwork_common import config
 from fieldwork_common.errors import NotFound
-from fieldwork_gateway import schemas
+from fieldwork_gateway import pages, schemas
 from fieldwork_gateway.api import PUBLIC
 from fieldwork_gateway.routes import ALL, api, call
 
@@ -110,8 +110,6 @@ def create_tracking_link(intervention_id):
     return {"url": config.public_url() + link["url_path"], "expires_at": link["expires_at"]}, 201
 
 
-LANGUAGES = ("fr", "en")
-
 TEXTS = {
     "fr": {
         "title": "Suivi de votre intervention",
@@ -178,22 +176,6 @@ def format_moment(iso, lang):
     return f"{moment:%d/%m/%Y} à {moment:%H:%M}"
 
 
-def page_language(locale=None):
-    wanted = request.args.get("lang")
-    if wanted in LANGUAGES:
-        return wanted
-    return locale if locale in LANGUAGES else "fr"
-
-
-PAGE_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",          # the token is in the URL
-    "X-Robots-Tag": "noindex",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
-    "Content-Type": "text/html; charset=utf-8",
-}
-
-
 @api.route("/track/<token>", "GET", summary="The client's tracking page (HTML; the link is the key)",
            roles=PUBLIC, tag="interventions")
 def tracking_page(token):
@@ -203,10 +185,10 @@ def tracking_page(token):
     try:
         view = call("interventions", "tracking_by_token", token=token)
     except NotFound:
-        lang = page_language()
+        lang = pages.language()
         html = render_template("tracking/not_found.html", lang=lang, t=TEXTS[lang])
-        return html, 404, PAGE_HEADERS
-    lang = page_language(view.get("locale"))
+        return html, 404, pages.HEADERS
+    lang = pages.language(view.get("locale"))
     reached = {s["step"]: s["reached_at"] for s in view["steps"]}
     steps = []
     if view["current_step"] is not None:
@@ -226,4 +208,4 @@ def tracking_page(token):
     html = render_template("tracking/page.html", lang=lang, t=TEXTS[lang], view=view, steps=steps,
                            status=status, pickup_text=pickup_text, equipment=equipment,
                            state_text=TEXTS[lang]["states"].get(view["state"], view["state"]))
-    return html, 200, PAGE_HEADERS
+    return html, 200, pages.HEADERS

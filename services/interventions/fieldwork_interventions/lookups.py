@@ -1,8 +1,11 @@
 """Lookups and access checks the service's RPC mixins share."""
+import sqlalchemy as sa
+
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 from fieldwork_common.serialize import is_uuid
 
 from fieldwork_interventions.domain import rules
+from fieldwork_interventions.models import technician_companies
 
 
 def require_admin(principal, company_id=None):
@@ -33,3 +36,10 @@ def sees_company(principal, company_id):
     if principal.role == "admin":
         return principal.company_id is None or principal.company_id == company_id
     return principal.company_id == company_id
+
+
+def other_company_ids(session, technician_id):
+    """The companies a technician also works for, besides its own."""
+    return tuple(session.scalars(
+        sa.select(technician_companies.c.company_id)
+        .where(technician_companies.c.technician_id == technician_id)).all())

@@ -24,7 +24,7 @@ from fieldwork_common.serialize import as_dict, is_uuid
 
 from fieldwork_interventions.domain import masterdata as md
 from fieldwork_interventions.domain import rules
-from fieldwork_interventions.lookups import referenced, require_admin
+from fieldwork_interventions.lookups import other_company_ids, referenced, require_admin
 from fieldwork_interventions.models import (
     Client, Company, Contract, Equipment, Intervention, InterventionType, Settings, Site, Status,
     Technician, technician_companies)
@@ -64,9 +64,7 @@ def _technician_company_ids(session, technician_id):
     if not technician_id or not is_uuid(technician_id):
         return []
     primary = session.scalar(sa.select(Technician.company_id).where(Technician.id == technician_id))
-    others = session.scalars(sa.select(technician_companies.c.company_id)
-                             .where(technician_companies.c.technician_id == technician_id)).all()
-    return [c for c in [primary, *others] if c]
+    return [c for c in [primary, *other_company_ids(session, technician_id)] if c]
 
 
 def _company_cond(principal, session, column):

@@ -323,7 +323,7 @@ def _appointments():
 
 def _calendar_item(row):
     i = row.Intervention
-    return {"intervention_id": i.id, "reference": tracking.reference(i.id),
+    return {"intervention_id": i.id, "reference": rules.reference(i.id),
             "pickup_at": rfc3339(i.pickup_at), "pickup_kind": i.pickup_kind,
             "step": i.step, "state": i.state, "company_id": i.company_id,
             "technician_id": i.technician_id,
@@ -338,7 +338,7 @@ def _feed_event(row):
     where = row.client_address if i.pickup_kind == "delivery" else row.company_address
     return ics.CalendarEvent(
         uid=f"{i.id}-pickup@fieldwork", start=i.pickup_at,
-        summary=f"{label} {tracking.reference(i.id)} · {row.client_name}",
+        summary=f"{label} {rules.reference(i.id)} · {row.client_name}",
         description=f"{equipment}\n{row.company_name}".strip(),
         location=where or "", sequence=i.version)
 
@@ -357,7 +357,7 @@ def _tracking_view(session, intervention):
                                   [(h.kind, h.data, h.at) for h in history])
     return {
         "intervention_id": intervention.id,
-        "reference": tracking.reference(intervention.id),
+        "reference": rules.reference(intervention.id),
         "company": {"name": company.name, "phone": company.phone, "email": company.email},
         "equipment": {"kind": equipment.kind, "brand": equipment.brand, "model": equipment.model},
         "steps": [{"step": r.step, "reached_at": rfc3339(r.at)} for r in path],

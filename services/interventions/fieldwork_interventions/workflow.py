@@ -16,10 +16,10 @@ from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
 from fieldwork_interventions.domain import rules, steps
-from fieldwork_interventions.lookups import referenced, sees_company
+from fieldwork_interventions.lookups import other_company_ids, referenced, sees_company
 from fieldwork_interventions.models import (
     Client, Company, Contract, Equipment, HistoryEntry, Intervention, InterventionType, Settings,
-    Site, Status, Technician, technician_companies)
+    Site, Status, Technician)
 
 INTERVENTION_FIELDS = ("id", "company_id", "client_id", "equipment_id", "type_id",
                        "technician_id", "site_id", "contract_id", "location", "description",
@@ -59,11 +59,6 @@ MAX_TEST_LENGTH = 500
 MAX_DIAGNOSTIC = 10000
 
 
-def reference(intervention_id):
-    """The short reference shown to people: 8 hex chars, upper case."""
-    return str(intervention_id).replace("-", "")[:8].upper()
-
-
 def now():
     return datetime.now(timezone.utc)
 
@@ -101,11 +96,6 @@ class Workflow:
                                  author_id=author_id, author_role=author_role, at=at))
         session.flush()
 
-    def _technician_company_ids(self, session, technician):
-        return tuple(session.execute(
-            sa.select(technician_companies.c.company_id)
-            .where(technician_companies.c.technician_id == technician.id)).scalars().all())
-
     def _settings(self, session):
         settings = session.get(Settings, 1)
         if settings is None:
@@ -115,7 +105,7 @@ class Workflow:
     def _company_for(self, session, technician, company_id):
         multi_company, main_company_id = self._settings(session)
         return rules.assigned_company(
-            self.principal, technician, company_id, self._technician_company_ids(session, technician),
+            self.principal, technician, company_id, other_company_ids(session, technician.id),
             multi_company, main_company_id)
 
     def _assigned_event(self, intervention, technician, previous_technician_id, at):
@@ -158,7 +148,7 @@ class Workflow:
             principal, technician=technician, client=client, equipment=equipment,
             intervention_type=kind, location=location, requested_technician_id=technician_id,
             company_id=company_id,
-            technician_company_ids=self._technician_company_ids(s, technician) if technician else (),
+            technician_company_ids=other_company_ids(s, technician.id) if technician else (),
             multi_company=multi_company, main_company_id=main_company_id)
         rules.check_site(site, client)
         rules.check_contract(contract, client)
@@ -287,7 +277,7 @@ class Workflow:
         if move.step_to in ("awaiting_pickup", "delivered"):
             company = s.get(Company, intervention.company_id)
             common = {
-                "id": intervention.id, "reference": reference(intervention.id),
+                "id": intervention.id, "reference": rules.reference(intervention.id),
                 "client": as_dict(s.get(Client, intervention.client_id), CLIENT_CONTACT),
                 "technician": as_dict(s.get(Technician, intervention.technician_id),
                                       TECHNICIAN_CONTACT),

@@ -150,6 +150,11 @@ def can_manage_intervention(principal, intervention):
         can_see_intervention(principal, intervention)
 
 
+def reference(intervention_id):
+    """What people read: the first 8 hex digits of the id, upper case."""
+    return str(intervention_id).replace("-", "")[:8].upper()
+
+
 def first_step(location):
     return FIRST_WORKSHOP_STEP if location == "workshop" else None
 

@@ -15,6 +15,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fieldwork_interventions.domain.rules import reference  # noqa: F401  (what the tracking shows)
+
 # history kinds that move the intervention from one step to another
 MOVE_KINDS = ("step", "reopened")
 
@@ -60,11 +62,6 @@ def steps_reached(current_step, created_at, history):
                 break
         path.append(Reached(to, at))
     return path
-
-
-def reference(intervention_id):
-    """What people read: the first 8 hex digits of the id, upper case."""
-    return str(intervention_id).replace("-", "")[:8].upper()
 
 
 # --- unguessable tokens ---------------------------------------------------------

@@ -49,7 +49,7 @@ def on_intervention_created(data, tracking_url=None):
         context={
             "client_name": client.get("name", ""),
             "intervention_id": data["id"],
-            "reference": data["id"][:8].upper(),
+            "reference": reference_of(data["id"]),
             "type_name": (data.get("type") or {}).get("name", ""),
             "location": data.get("location"),
             "description": data.get("description", ""),
