@@ -2,6 +2,7 @@
 import logging
 import os
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from fieldwork_common import config
 
@@ -21,6 +22,9 @@ class Settings:
     rpc_pool: bool = field(default_factory=lambda: os.environ.get("GATEWAY_RPC_POOL", "on") != "off")
     admin_email: str = field(default_factory=lambda: os.environ.get("ADMIN_EMAIL", "admin@fieldwork.local"))
     admin_password: str = field(default_factory=lambda: os.environ.get("ADMIN_PASSWORD", "admin-password"))
+    # dates on the tracking page; a zone that does not exist stops the start
+    tracking_timezone: ZoneInfo = field(
+        default_factory=lambda: ZoneInfo(os.environ.get("TRACKING_TIMEZONE") or "Europe/Paris"))
 
     def warn_about_defaults(self):
         if self.jwt_secret == DEV_JWT_SECRET:

@@ -1,11 +1,9 @@
 """Read side of interventions: lists, the calendar and its ICS feeds, the
 client's tracking (JSON by login, an HTML page by token)."""
-import os
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from flask import Response, render_template
+from flask import Response, current_app, render_template
 
 from fieldwork_common import config
 from fieldwork_common.errors import NotFound
@@ -160,17 +158,9 @@ COLOUR = re.compile(r"#[0-9A-Fa-f]{6}")
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def display_zone():
-    """Dates on the page are shown in TRACKING_TIMEZONE (default Europe/Paris)."""
-    try:
-        return ZoneInfo(os.environ.get("TRACKING_TIMEZONE") or "Europe/Paris")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def format_moment(iso, lang):
     """'25/12/2026 à 14:30' (fr) or '25 Dec 2026, 14:30' (en), in the display zone."""
-    moment = datetime.fromisoformat(iso).astimezone(display_zone())
+    moment = datetime.fromisoformat(iso).astimezone(current_app.config["SETTINGS"].tracking_timezone)
     if lang == "en":
         return f"{moment.day} {MONTHS_EN[moment.month - 1]} {moment.year}, {moment:%H:%M}"
     return f"{moment:%d/%m/%Y} à {moment:%H:%M}"

@@ -163,14 +163,30 @@ def _active_reference(session, model, object_id, field):
 
 # --- records ----------------------------------------------------------------------
 
-def record(session, kind, obj):
+def record(session, kind, obj, others=None):
+    """The record as answered and published. A technician's `others` (the
+    companies it also works for) are read unless given (a list reads them
+    for the whole page at once)."""
     if kind == "technician":
         result = as_dict(obj, tuple(f for f in TECHNICIAN_FIELDS if f != "company_ids"))
-        others = session.scalars(sa.select(technician_companies.c.company_id)
-                                 .where(technician_companies.c.technician_id == obj.id)).all()
+        if others is None:
+            others = other_company_ids(session, obj.id)
         result["company_ids"] = md.company_ids(obj.company_id, others)
         return {f: result[f] for f in TECHNICIAN_FIELDS}
     return as_dict(obj, FIELDS[kind])
+
+
+def records(session, kind, rows):
+    """`record` for a page of rows, with one query for the technicians'
+    other companies instead of one per row."""
+    if kind != "technician" or not rows:
+        return [record(session, kind, row) for row in rows]
+    others = {}
+    for technician_id, company_id in session.execute(
+            sa.select(technician_companies.c.technician_id, technician_companies.c.company_id)
+            .where(technician_companies.c.technician_id.in_([row.id for row in rows]))):
+        others.setdefault(technician_id, []).append(company_id)
+    return [record(session, kind, row, others.get(row.id, ())) for row in rows]
 
 
 def references(session, kind, obj):
@@ -288,7 +304,7 @@ class MasterData:
             for condition in filters:
                 query = query.where(condition)
             rows, cursor = page(session, query, model, limit, after)
-            return {"items": [record(session, kind, row) for row in rows], "next_cursor": cursor}
+            return {"items": records(session, kind, rows), "next_cursor": cursor}
 
     @staticmethod
     def _common_filters(model, active=None, q=None, name=None):
@@ -710,7 +726,7 @@ class MasterData:
         with self.db.session() as session:
             rows, cursor = page(session, query, limit=limit, after=after,
                                 keys=(Status.position, Status.label, Status.id), descending=False)
-            return {"items": [record(session, "status", row) for row in rows], "next_cursor": cursor}
+            return {"items": records(session, "status", rows), "next_cursor": cursor}
 
     # --- settings ------------------------------------------------------------------
 
