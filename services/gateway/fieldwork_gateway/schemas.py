@@ -33,6 +33,16 @@ def text(max_length=200, **kw):
     return fields.String(validate=validate.Length(min=1, max=max_length), **kw)
 
 
+def page_of(item, name, description=None):
+    """The answer of a list: a page of `item` and the cursor of the next."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item), metadata={"description": description}
+                             if description else {}),
+        "next_cursor": fields.String(allow_none=True, metadata={
+            "description": "pass as `after` for the next page; null on the last page"}),
+    }, name=name)
+
+
 class Error(Schema):
     class Inner(Schema):
         code = fields.String(required=True)
@@ -162,9 +172,7 @@ class CompanyQuery(MasterQuery):
     q = text(metadata={"description": "the name contains this (any case)"})
 
 
-class CompanyList(Schema):
-    items = fields.List(fields.Nested(Company))
-    next_cursor = fields.String(allow_none=True)
+CompanyList = page_of(Company, "CompanyList")
 
 
 class TechnicianPatch(Schema):
@@ -184,9 +192,7 @@ class TechnicianQuery(MasterQuery):
     q = text()
 
 
-class TechnicianList(Schema):
-    items = fields.List(fields.Nested(Technician))
-    next_cursor = fields.String(allow_none=True)
+TechnicianList = page_of(Technician, "TechnicianList")
 
 
 class ClientPatch(Schema):
@@ -205,9 +211,7 @@ class ClientQuery(MasterQuery):
     q = text()
 
 
-class ClientList(Schema):
-    items = fields.List(fields.Nested(Client))
-    next_cursor = fields.String(allow_none=True)
+ClientList = page_of(Client, "ClientList")
 
 
 class SiteIn(Schema):
@@ -236,9 +240,7 @@ class SiteQuery(MasterQuery):
     q = text()
 
 
-class SiteList(Schema):
-    items = fields.List(fields.Nested(Site))
-    next_cursor = fields.String(allow_none=True)
+SiteList = page_of(Site, "SiteList")
 
 
 class EquipmentPatch(Schema):
@@ -257,9 +259,7 @@ class EquipmentQuery(MasterQuery):
     active = fields.Boolean()
 
 
-class EquipmentList(Schema):
-    items = fields.List(fields.Nested(Equipment))
-    next_cursor = fields.String(allow_none=True)
+EquipmentList = page_of(Equipment, "EquipmentList")
 
 
 class ContractIn(Schema):
@@ -301,9 +301,7 @@ class ContractQuery(MasterQuery):
     active = fields.Boolean()
 
 
-class ContractList(Schema):
-    items = fields.List(fields.Nested(Contract))
-    next_cursor = fields.String(allow_none=True)
+ContractList = page_of(Contract, "ContractList")
 
 
 class InterventionTypePatch(Schema):
@@ -320,9 +318,7 @@ class InterventionTypeQuery(MasterQuery):
     q = text()
 
 
-class InterventionTypeList(Schema):
-    items = fields.List(fields.Nested(InterventionType))
-    next_cursor = fields.String(allow_none=True)
+InterventionTypeList = page_of(InterventionType, "InterventionTypeList")
 
 
 class CatalogStatusIn(Schema):
@@ -353,10 +349,7 @@ class CatalogStatusQuery(MasterQuery):
     active = fields.Boolean()
 
 
-class CatalogStatusList(Schema):
-    items = fields.List(fields.Nested(CatalogStatus), metadata={
-        "description": "ordered by position, then label"})
-    next_cursor = fields.String(allow_none=True)
+CatalogStatusList = page_of(CatalogStatus, "CatalogStatusList", "ordered by position, then label")
 
 
 class PlatformSettingsIn(Schema):
@@ -569,10 +562,7 @@ class Email(Schema):
     sent_at = fields.DateTime(allow_none=True)
 
 
-class EmailList(Schema):
-    items = fields.List(fields.Nested(Email))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as `after` for the next page; null on the last page"})
+EmailList = page_of(Email, "EmailList")
 
 
 # --- read side: lists, calendar, tracking (views) ------------------------------------
@@ -596,10 +586,7 @@ class InterventionQuery(Schema):
         "description": "the next_cursor of the previous page"})
 
 
-class InterventionList(Schema):
-    items = fields.List(fields.Nested(Intervention))
-    next_cursor = fields.String(allow_none=True, metadata={
-        "description": "pass as `after` for the next page; null on the last page"})
+InterventionList = page_of(Intervention, "InterventionList")
 
 
 class CalendarQuery(Schema):
