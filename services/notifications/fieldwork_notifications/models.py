@@ -45,6 +45,8 @@ class Company(Base):
     name: Mapped[str] = mapped_column(default="")
     survey_enabled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     version: Mapped[int | None]  # the company's version; older updates are ignored
+    # when the copy was first recorded (fieldwork_common.projection.store_copy
+    # writes only what the events carry)
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
                                                  server_default=sa.func.now())
 

@@ -36,6 +36,7 @@ from fieldwork_common import operations  # a module: `nameko run` must not see t
 from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
+from fieldwork_common.projection import store_copy
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
@@ -178,22 +179,9 @@ class NotificationsService(operations.Operations):
         self._keep_company(envelope, "notifications.on_company_updated")
 
     def _keep_company(self, envelope, consumer):
-        data = envelope["data"]
-        version = data.get("version")
-        values = dict(id=data["id"], name=data.get("name") or "",
-                      survey_enabled=bool(data.get("survey_enabled")), version=version)
-        with self.db.unit_of_work() as uow:
-            if not uow.first_time(envelope, consumer):
-                return
-            statement = pg_insert(Company).values(**values)
-            uow.session.execute(statement.on_conflict_do_update(
-                index_elements=[Company.id],
-                set_={"name": statement.excluded.name,
-                      "survey_enabled": statement.excluded.survey_enabled,
-                      "version": statement.excluded.version, "updated_at": sa.func.now()},
-                # an update delivered late never undoes a newer one
-                where=sa.or_(Company.version.is_(None), statement.excluded.version.is_(None),
-                             Company.version <= statement.excluded.version)))
+        """Upsert the copy (id, name, survey option, version); an update
+        delivered late never undoes a newer one."""
+        store_copy(self.db, envelope, Company, consumer, version_column="version")
 
     def _tracking_url(self, intervention_id):
         """The client's tracking link. Raises when interventions does not
