@@ -17,7 +17,13 @@ from functools import wraps
 from fieldwork_common.errors import Unavailable
 
 
-def command(method):
+def command(method=None, *, remember=True):
+    """`@command`, or `@command(remember=False)` for a command whose answer
+    must not be stored (it carries a secret shown once, such as a new
+    token): the deadline is kept, but a repeat of the call runs again."""
+    if method is None:
+        return lambda method: command(method, remember=remember)
+
     @wraps(method)
     def run(self, *args, **kwargs):
         db = self.db
@@ -27,7 +33,8 @@ def command(method):
                               {"reason": "deadline_passed"})
         # one key may reach several commands (a request that changes two
         # things): each remembers its own answer
-        key = f"{method.__name__}:{call.idempotency_key}" if call.idempotency_key else None
+        key = (f"{method.__name__}:{call.idempotency_key}"
+               if remember and call.idempotency_key else None)
         with db.unit_of_work() as uow:
             if key:
                 stored = uow.claim(key, call.request_hash)

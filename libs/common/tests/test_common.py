@@ -132,3 +132,33 @@ def test_a_cursor_whose_values_do_not_fit_the_keys_is_bad_input():
     for values in ((3, at, "not-an-id"), ("3", at, row_id), (3, "yesterday", row_id), (3, at)):
         with pytest.raises(InvalidInput):
             decode_cursor(encode_cursor(*values), keys)
+
+
+def test_a_command_that_must_not_store_its_answer_keeps_the_deadline():
+    """`@command(remember=False)`: a new token's answer is never written to
+    the idempotency table; the deadline still refuses a late call."""
+    import time
+
+    import pytest
+
+    from fieldwork_common.commands import command
+    from fieldwork_common.db import CallContext
+    from fieldwork_common.errors import Unavailable
+    from fieldwork_common.testing.fakes import FakeDb
+
+    class Service:
+        def __init__(self, call):
+            self.db = FakeDb(call)
+
+        @command(remember=False)
+        def mint(self, uow):
+            return {"token": "secret"}
+
+    service = Service(CallContext(idempotency_key="k1", request_hash="h"))
+    assert service.mint() == {"token": "secret"}
+    [uow] = service.db.committed
+    assert uow.remembered == {}
+    late = Service(CallContext(idempotency_key="k2", request_hash="h", deadline=time.time() - 1))
+    with pytest.raises(Unavailable):
+        late.mint()
+    assert late.db.committed == []

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from fieldwork_common import ics
 from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
-from fieldwork_common.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 from fieldwork_common.pagination import clamp_limit, decode_cursor, page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import is_uuid, parse_instant
@@ -157,7 +157,8 @@ class Views:
             return {"items": [_calendar_item(row) for row in rows]}
 
     @rpc
-    def create_calendar_feed(self, technician_id=None, company_id=None):
+    @command(remember=False)  # the answer carries the token: it is never stored
+    def create_calendar_feed(self, uow, technician_id=None, company_id=None):
         """A URL token for an ICS feed of one technician's or one company's
         appointments. Admins and managers for their company or its
         technicians; a technician for itself. Returns the token once."""
@@ -167,31 +168,27 @@ class Views:
         if bool(technician_id) == bool(company_id):
             raise InvalidInput("Give either technician_id or company_id.",
                                {"technician_id": technician_id, "company_id": company_id})
-        if self.db.call.expired():
-            raise Unavailable("The caller stopped waiting for this request; it was not run.",
-                              {"reason": "deadline_passed"})
-        with self.db.unit_of_work() as uow:
-            s = uow.session
-            if technician_id:
-                technician = s.get(Technician, technician_id) if is_uuid(technician_id) else None
-                allowed = technician is not None and (
-                    p.technician_id == technician.id if p.role == "technician"
-                    else sees_company(p, technician.company_id))
-                if not allowed:
-                    raise NotFound("Technician not found.", {"technician_id": technician_id})
-                kind, subject_id = "technician", technician.id
-            else:
-                if p.role == "technician":
-                    raise Forbidden("A technician subscribes only to its own calendar.",
-                                    {"company_id": company_id})
-                company = s.get(Company, company_id) if is_uuid(company_id) else None
-                if company is None or not sees_company(p, company.id):
-                    raise NotFound("Company not found.", {"company_id": company_id})
-                kind, subject_id = "company", company.id
-            token = tracking.new_token()
-            s.add(AccessToken(token_hash=tracking.token_hash(token), kind=FEED_KINDS[kind],
-                              subject_id=subject_id, expires_at=None, revoked=False,
-                              created_by=p.user_id))
+        s = uow.session
+        if technician_id:
+            technician = s.get(Technician, technician_id) if is_uuid(technician_id) else None
+            allowed = technician is not None and (
+                p.technician_id == technician.id if p.role == "technician"
+                else sees_company(p, technician.company_id))
+            if not allowed:
+                raise NotFound("Technician not found.", {"technician_id": technician_id})
+            kind, subject_id = "technician", technician.id
+        else:
+            if p.role == "technician":
+                raise Forbidden("A technician subscribes only to its own calendar.",
+                                {"company_id": company_id})
+            company = s.get(Company, company_id) if is_uuid(company_id) else None
+            if company is None or not sees_company(p, company.id):
+                raise NotFound("Company not found.", {"company_id": company_id})
+            kind, subject_id = "company", company.id
+        token = tracking.new_token()
+        s.add(AccessToken(token_hash=tracking.token_hash(token), kind=FEED_KINDS[kind],
+                          subject_id=subject_id, expires_at=None, revoked=False,
+                          created_by=p.user_id))
         return {"token": token, "kind": kind, "subject_id": subject_id}
 
     @rpc
@@ -247,23 +244,23 @@ class Views:
     # --- tracking ---------------------------------------------------------------
 
     @rpc
-    def issue_tracking_token(self, intervention_id):
+    @command(remember=False)  # the answer carries the token: it is never stored
+    def issue_tracking_token(self, uow, intervention_id):
         """A link for the client's tracking page, without login. Internal
         callers (notifications) and admins. The token is returned once and
         expires after TRACKING_TOKEN_DAYS (default 90)."""
         p = self.principal
         if p is not None and p.role != "admin":
             raise Forbidden("Only admins and the platform issue tracking links.")
-        with self.db.unit_of_work() as uow:
-            s = uow.session
-            intervention = s.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
-            if intervention is None or (p is not None and not rules.can_see_intervention(p, intervention)):
-                raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
-            token = tracking.new_token()
-            expires_at = tracking.tracking_expiry(now(), tracking_days())
-            s.add(AccessToken(token_hash=tracking.token_hash(token), kind=tracking.TRACKING,
-                              subject_id=intervention.id, expires_at=expires_at, revoked=False,
-                              created_by=p.user_id if p else None))
+        s = uow.session
+        intervention = s.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
+        if intervention is None or (p is not None and not rules.can_see_intervention(p, intervention)):
+            raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
+        token = tracking.new_token()
+        expires_at = tracking.tracking_expiry(now(), tracking_days())
+        s.add(AccessToken(token_hash=tracking.token_hash(token), kind=tracking.TRACKING,
+                          subject_id=intervention.id, expires_at=expires_at, revoked=False,
+                          created_by=p.user_id if p else None))
         return {"token": token, "url_path": f"/track/{token}", "expires_at": rfc3339(expires_at)}
 
     @rpc
