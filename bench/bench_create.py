@@ -236,6 +236,7 @@ def start_platform(isolation, smtp, log_dir):
         "RPC_TIMEOUT": "10", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "GATEWAY_ACCESS_LOG": "",
         "GATEWAY_RPC_POOL": "on",
+        "ACCESS_TOKEN_TTL": "86400",  # a run may outlast a 15-minute token
     }
     platform = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
     return platform

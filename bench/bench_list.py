@@ -340,6 +340,7 @@ def main(argv=None):
             "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "RPC_TIMEOUT": "10", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "GATEWAY_ACCESS_LOG": "",
+            "ACCESS_TOKEN_TTL": "86400",  # a run may outlast a 15-minute token
         }
         platform = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
         platform.start(timeout=120)

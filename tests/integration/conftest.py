@@ -18,6 +18,7 @@ from fieldwork_common.testing.smtp import SmtpSink, free_port
 ADMIN_EMAIL = "admin@test.fieldwork"
 ADMIN_PASSWORD = "admin-test-password"
 JWT_SECRET = "integration-test-secret-of-at-least-32-bytes"
+PORTAL_ORIGIN = "https://portal.example.test"
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +59,13 @@ def platform(isolation, smtp):
         "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "RETRY_DELAYS": "0.2,0.5",
         # the survey email goes out this many seconds after the delivery
         "SURVEY_DELAY": "6",
+        # the tests play the reverse proxy: X-Forwarded-For names the client's
+        # address, so that throttling tests use addresses of their own
+        "GATEWAY_PROXY_HOPS": "1",
+        # a locked login waits 5 s, doubled per further failure (30 s by default)
+        "LOGIN_LOCKOUT": "5", "LOGIN_LOCKOUT_MAX": "30",
+        # the one browser origin allowed to call the API (CORS)
+        "CORS_ORIGINS": PORTAL_ORIGIN,
     }
     plat = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
     started = time.monotonic()
@@ -92,9 +100,14 @@ class Client:
         return self.request("POST", path, json=json, **kw)
 
     def login(self, email, password):
+        """A client with a new session of that login (it remembers the
+        credentials, to open another session when a test needs one)."""
         response = self.post("/auth/token", {"email": email, "password": password})
         assert response.status_code == 200, response.text
-        return Client(self.base_url, response.json()["access_token"])
+        client = Client(self.base_url, response.json()["access_token"])
+        client.email, client.password = email, password
+        client.refresh_token = response.json()["refresh_token"]
+        return client
 
 
 @pytest.fixture(scope="session")

@@ -32,7 +32,25 @@ TABLE = {
     ("GET", "/openapi.json"): (PAGES, None, None),
     ("GET", "/docs"): (PAGES, None, None),
     ("GET", "/docs/assets/<path:name>"): (PAGES, None, None),
-    ("POST", "/users"): ({A}, None, None),
+    # accounts (the gateway's own): sessions and passwords for everyone,
+    # logins for admins and managers (who grant clients only), the audit for admins
+    ("POST", "/auth/refresh"): (PUBLIC, None, None),
+    ("POST", "/auth/password-reset"): (PUBLIC, None, None),
+    ("POST", "/auth/password"): (PUBLIC, None, None),
+    ("GET", "/password/<token>"): (PUBLIC, None, None),
+    ("POST", "/password/<token>"): (PUBLIC, None, None),
+    ("POST", "/auth/logout"): (ALL, None, None),
+    ("GET", "/account"): (ALL, None, None),
+    ("PUT", "/account/password"): (ALL, None, None),
+    ("GET", "/account/sessions"): (ALL, None, None),
+    ("DELETE", "/account/sessions"): (ALL, None, None),
+    ("DELETE", "/account/sessions/<session_id>"): (ALL, "session", None),
+    ("POST", "/users"): ({A, M}, None, None),
+    ("GET", "/users"): ({A, M}, None, None),
+    ("GET", "/users/<user_id>"): ({A, M}, "user", None),
+    ("PATCH", "/users/<user_id>"): ({A, M}, "user", lambda w: {"active": False, "version": 1}),
+    ("POST", "/users/<user_id>/invitation"): ({A, M}, "user", None),
+    ("GET", "/admin/audit"): ({A}, None, None),
     ("GET", "/admin/dead-letters"): ({A}, None, None),
     ("POST", "/admin/dead-letters/replay"): ({A}, None, None),
     ("GET", "/admin/emails"): ({A}, None, None),
@@ -150,13 +168,32 @@ def people(world, admin):
     company = world.company()
     technician = world.technician(company)
     client = world.client(company)
-    return {
-        A: admin,
-        M: world.login_for("manager", company_id=company["id"]),
-        T: world.login_for("technician", technician_id=technician["id"]),
-        C: world.login_for("client", client_id=client["id"]),
-        "company_admin": world.login_for("admin", company_id=company["id"]),
-    }
+
+    def logins():
+        return {
+            A: world.login_for("admin"),
+            M: world.login_for("manager", company_id=company["id"]),
+            T: world.login_for("technician", technician_id=technician["id"]),
+            C: world.login_for("client", client_id=client["id"]),
+            "company_admin": world.login_for("admin", company_id=company["id"]),
+        }
+    found = logins()
+    found["spare"] = logins  # for the calls that end every session of their caller
+    return found
+
+
+# Calls that end the caller's sessions: the walks make them as other logins
+# of the same roles and company, so that the walks' own logins stay usable.
+SESSION_ENDING = {("POST", "/auth/logout"), ("DELETE", "/account/sessions")}
+
+
+def caller_for(people, role, method, rule):
+    if (method, rule) in SESSION_ENDING:
+        spares = people.setdefault(("spares", method, rule), {})
+        if not spares:
+            spares.update(people["spare"]())
+        return spares[role]
+    return people[role]
 
 
 def gate_ok(status):
@@ -169,7 +206,7 @@ def test_each_role_gets_through_the_gate_only_where_the_table_says(method, rule,
     path = path_for(rule, {"name": "swagger-ui.css"})
     body = {} if method in ("POST", "PUT", "PATCH") else None
     if allowed in (PUBLIC, PAGES):
-        for caller in (anonymous, *people.values()):
+        for caller in (anonymous, *(people[role] for role in (A, M, T, C, "company_admin"))):
             response = caller.request(method, path, json=body)
             assert gate_ok(response.status_code), (method, path, response.status_code, response.text)
         return
@@ -177,7 +214,7 @@ def test_each_role_gets_through_the_gate_only_where_the_table_says(method, rule,
     assert response.status_code == 401, (method, path, response.text)
     assert response.json()["error"]["code"] == "unauthenticated"
     for role in (A, M, T, C):
-        response = people[role].request(method, path, json=body)
+        response = caller_for(people, role, method, rule).request(method, path, json=body)
         if role in allowed:
             assert gate_ok(response.status_code), (role, method, path, response.status_code,
                                                    response.text)
@@ -198,9 +235,12 @@ def foreign(world, admin):
     site = world.site(client)
     contract = world.contract(client)
     equipment = admin.get(f"/equipment/{intervention['equipment_id']}").json()
+    login = world.login_for("client", client_id=client["id"])
+    user = login.get("/account").json()
+    session = login.get("/account/sessions").json()["items"][0]
     return {"company": company, "technician": technician, "client": client, "site": site,
             "contract": contract, "equipment": equipment, "intervention": intervention,
-            "status": world.status()}
+            "status": world.status(), "user": user, "session": session}
 
 
 OWNED = sorted(key for key, (_, kind, _) in TABLE.items() if kind)
@@ -215,19 +255,24 @@ def test_another_companys_object_is_invisible_to_every_role_of_this_one(method, 
     body = make_body(foreign) if make_body else ({} if method in ("POST", "PUT", "PATCH") else None)
     before = _fingerprint(service_db, kind, foreign[kind]["id"])
     for role in ("company_admin", M, T, C):
-        response = people[role].request(method, path, json=body)
+        response = caller_for(people, role, method, rule).request(method, path, json=body)
         expected = 404 if (A if role == "company_admin" else role) in allowed else 403
         assert response.status_code == expected, (role, method, path, response.text)
         assert set(response.json()["error"]) == {"code", "message", "details"}
     assert _fingerprint(service_db, kind, foreign[kind]["id"]) == before, "a refused call changed it"
 
 
-TABLES = {"intervention": "interventions", "company": "companies", "technician": "technicians",
-          "client": "clients", "site": "sites", "equipment": "equipment", "contract": "contracts"}
+# kind -> (the database, its table)
+TABLES = {"intervention": ("interventions", "interventions"),
+          "company": ("interventions", "companies"), "technician": ("interventions", "technicians"),
+          "client": ("interventions", "clients"), "site": ("interventions", "sites"),
+          "equipment": ("interventions", "equipment"), "contract": ("interventions", "contracts"),
+          "user": ("gateway", "users"), "session": ("gateway", "sessions")}
 
 
 def _fingerprint(service_db, kind, object_id):
     """The stored row, to prove a refused call wrote nothing."""
-    rows = wait_until(lambda: service_db("interventions", f"SELECT to_jsonb(t)::text FROM {TABLES[kind]} t "
+    database, table = TABLES[kind]
+    rows = wait_until(lambda: service_db(database, f"SELECT to_jsonb(t)::text FROM {table} t "
                                          "WHERE id = :i", i=object_id), message=f"the {kind} row")
     return rows[0][0]

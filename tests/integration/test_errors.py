@@ -96,7 +96,8 @@ def _b64(obj):
 
 def _claims(**overrides):
     now = int(time.time())
-    return {"sub": str(uuid.uuid4()), "role": "admin", "iat": now, "exp": now + 600, **overrides}
+    return {"sub": str(uuid.uuid4()), "sid": str(uuid.uuid4()), "role": "admin", "iat": now,
+            "exp": now + 600, **overrides}
 
 
 @pytest.mark.parametrize("header", [
@@ -108,9 +109,13 @@ def _claims(**overrides):
     "Bearer " + jwt.encode(_claims(), "another-secret-also-at-least-32-bytes-long", algorithm="HS256"),
     "Bearer " + jwt.encode(_claims(exp=int(time.time()) - 10), JWT_SECRET, algorithm="HS256"),
     "Bearer " + jwt.encode(_claims(role="superuser"), JWT_SECRET, algorithm="HS256"),
-    "Bearer " + jwt.encode({"role": "admin", "sub": "x"}, JWT_SECRET, algorithm="HS256"),
+    "Bearer " + jwt.encode({"role": "admin", "sub": "x", "sid": "y"}, JWT_SECRET, algorithm="HS256"),
+    # well signed (the secret leaked, say), but naming no session the gateway opened
+    "Bearer " + jwt.encode(_claims(), JWT_SECRET, algorithm="HS256"),
+    "Bearer " + jwt.encode({k: v for k, v in _claims().items() if k != "sid"}, JWT_SECRET,
+                           algorithm="HS256"),
 ], ids=["missing", "empty", "basic", "garbage", "alg-none", "wrong-secret", "expired",
-        "unknown-role", "no-expiry"])
+        "unknown-role", "no-expiry", "no-such-session", "no-session"])
 def test_bad_tokens_are_401(anonymous, header):
     headers = {"Authorization": header} if header else {}
     assert_error(anonymous.request("GET", f"/interventions/{uuid.uuid4()}", headers=headers),
@@ -126,8 +131,10 @@ def test_a_wrong_password_is_401(anonymous):
 def test_the_token_answer_has_its_documented_shape(anonymous):
     from conftest import ADMIN_EMAIL, ADMIN_PASSWORD
     body = anonymous.post("/auth/token", {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}).json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token",
+                         "refresh_expires_in"}
     assert body["token_type"] == "Bearer" and body["expires_in"] > 0
+    assert body["refresh_expires_in"] > body["expires_in"]
     assert jwt.get_unverified_header(body["access_token"])["alg"] == "HS256"
 
 

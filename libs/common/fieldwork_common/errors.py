@@ -27,6 +27,9 @@ class FieldworkError(Exception):
     def __str__(self):
         return self.message
 
+    # HTTP headers that go with the answer (Retry-After of a 429)
+    headers = {}
+
     def as_body(self):
         return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
@@ -72,6 +75,19 @@ class Gone(FieldworkError):
 class PreconditionRequired(FieldworkError):
     code = "precondition_required"
     http_status = 428
+
+
+@deserialize_to_instance
+class TooManyRequests(FieldworkError):
+    """Refused for now; `retry_after` seconds later it may work."""
+    code = "too_many_requests"
+    http_status = 429
+
+    def __init__(self, message, details=None, retry_after=None):
+        super().__init__(message, details)
+        if retry_after is None:
+            retry_after = self.details.get("retry_after_s")
+        self.headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else {}
 
 
 @deserialize_to_instance

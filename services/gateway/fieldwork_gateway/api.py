@@ -13,7 +13,7 @@ from flask import current_app, g, jsonify, request
 from marshmallow import ValidationError
 
 from fieldwork_common.errors import Forbidden, InvalidInput
-from fieldwork_gateway.auth import principal_from_header
+from fieldwork_gateway.auth import claims_from_header
 
 PUBLIC = None  # roles=PUBLIC: no token needed
 
@@ -32,6 +32,7 @@ class Route:
     path_params: tuple = field(default_factory=tuple)
     query: type | None = None
     description: str = ""
+    errors: dict = field(default_factory=dict)  # statuses beyond the usual ones: {429: "why"}
 
 
 class Api:
@@ -39,14 +40,15 @@ class Api:
         self.routes = []
 
     def route(self, path, method, *, summary, roles, body=None, response=None, status=200,
-              tag="default", query=None, description=""):
+              tag="default", query=None, description="", errors=None):
         def decorator(view):
             params = tuple(part[1:-1].split(":")[-1] for part in path.split("/")
                            if part.startswith("<"))
             route = Route(path=path, method=method.upper(), endpoint=view.__name__,
                           summary=summary, roles=roles, body=body, response=response,
                           status=status, tag=tag, path_params=params, query=query,
-                          description=description or (view.__doc__ or "").strip())
+                          description=description or (view.__doc__ or "").strip(),
+                          errors=dict(errors or {}))
             self.routes.append(route)
             route.view = _wrap(route, view)
             return view
@@ -61,8 +63,10 @@ class Api:
 def _wrap(route, view):
     def handler(**path_args):
         if route.roles is not PUBLIC:
-            g.principal = principal_from_header(request.headers.get("Authorization"),
-                                                current_app.config["SETTINGS"].jwt_secret)
+            claims = claims_from_header(request.headers.get("Authorization"),
+                                        current_app.config["SETTINGS"].jwt_secret)
+            g.session_id = claims["sid"]
+            g.principal = current_app.extensions["accounts"].principal_for(claims)
             if g.principal.role not in route.roles:
                 raise Forbidden(f"The role '{g.principal.role}' may not do this.",
                                 {"allowed_roles": list(route.roles)})
@@ -100,7 +104,10 @@ def _idempotency(route, kwargs):
                            {"header": "Idempotency-Key"})
     key = supplied or uuid.uuid4().hex
     scope = hashlib.sha256(f"{g.principal.user_id}|{route.method}|{request.path}|{key}".encode()).hexdigest()
-    body = json.dumps(kwargs, sort_keys=True, default=str)
+    # no password, even hashed, is kept with the stored answer
+    hashed = {k: ({f: v for f, v in value.items() if "password" not in f}
+                  if isinstance(value, dict) else value) for k, value in kwargs.items()}
+    body = json.dumps(hashed, sort_keys=True, default=str)
     return scope, hashlib.sha256(body.encode()).hexdigest()
 
 

@@ -19,7 +19,7 @@ def error_body(code, message, details=None):
 def register(app):
     @app.errorhandler(FieldworkError)
     def fieldwork_error(exc):
-        return jsonify(exc.as_body()), exc.http_status
+        return jsonify(exc.as_body()), exc.http_status, exc.headers
 
     @app.errorhandler(HTTPException)
     def http_error(exc):

@@ -23,7 +23,7 @@ def on_starting(server):
     from fieldwork_gateway.settings import Settings
     settings = Settings()
     settings.warn_about_defaults()
-    accounts = Accounts(settings.database_url)
+    accounts = Accounts(settings.database_url, settings.accounts_policy())
     accounts.prepare()
     if accounts.ensure_admin(settings.admin_email, settings.admin_password):
         server.log.info("created the first admin %s", settings.admin_email)

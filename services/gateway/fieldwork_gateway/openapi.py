@@ -59,7 +59,7 @@ def build_spec(api):
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": route.body}}}
-        for status, text in ERRORS.items():
+        for status, text in sorted({**ERRORS, **route.errors}.items()):
             if status in (401, 403) and not route.roles or status == 428 and route.method != "PATCH":
                 continue
             operation["responses"][str(status)] = {

@@ -4,11 +4,9 @@ import re
 
 from flask import current_app, g, request
 
-from fieldwork_common.errors import InvalidInput, NotFound, Unauthenticated
 from fieldwork_common.principal import SYSTEM
 from fieldwork_gateway import schemas
 from fieldwork_gateway.api import PUBLIC, Api
-from fieldwork_gateway.auth import issue_token
 
 api = Api()
 
@@ -41,18 +39,7 @@ def call(service, method, **kwargs):
         return getattr(cluster[service], method)(**kwargs)
 
 
-# --- auth and health --------------------------------------------------------
-
-@api.route("/auth/token", "POST", summary="Log in: exchange email and password for a token",
-           roles=PUBLIC, body=schemas.TokenRequest, response=schemas.Token, tag="auth")
-def login(body):
-    settings = current_app.config["SETTINGS"]
-    user = current_app.extensions["accounts"].authenticate(body["email"], body["password"])
-    if user is None:
-        raise Unauthenticated("Wrong email or password.")
-    return {"access_token": issue_token(user, settings.jwt_secret, settings.token_ttl),
-            "token_type": "Bearer", "expires_in": settings.token_ttl}
-
+# --- health --------------------------------------------------------
 
 @api.route("/health", "GET", summary="Is every service answering?", roles=PUBLIC,
            response=schemas.Health, tag="operations")
@@ -74,25 +61,6 @@ def health():
                           "message": "Some services do not answer: " + ", ".join(missing),
                           "details": {"services": services, "missing": missing}}}, 503
     return {"status": "ok", "services": services}
-
-
-# --- accounts ----------------------------------------------------------------
-
-@api.route("/users", "POST", summary="Create a login (admin)", roles=ADMIN,
-           body=schemas.UserIn, response=schemas.User, status=201, tag="accounts")
-def create_user(body):
-    """The linked client, technician or company must exist and be visible to
-    the admin; a manager belongs to a company."""
-    for key, method in (("client_id", "get_client"), ("technician_id", "get_technician"),
-                        ("company_id", "get_company")):
-        if body.get(key):
-            try:
-                linked = call("interventions", method, **{key: body[key]})
-            except NotFound:
-                raise InvalidInput(f"{key} does not name an existing record.", {key: body[key]}) from None
-            if key != "company_id" and not body.get("company_id"):
-                body["company_id"] = linked["company_id"]
-    return current_app.extensions["accounts"].create_user(**body, idempotency=g.get("idempotency"))
 
 
 # --- operations ------------------------------------------------------------------
@@ -134,4 +102,5 @@ def resend_email(email_id):
 # The other resources declare their routes on the same `api`.
 from fieldwork_gateway import intervention_routes, masterdata_routes  # noqa: E402,F401
 from fieldwork_gateway import view_routes  # noqa: E402,F401
+from fieldwork_gateway.accounts import routes as account_routes  # noqa: E402,F401
 from fieldwork_gateway import survey_routes  # noqa: E402,F401

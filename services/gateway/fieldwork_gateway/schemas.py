@@ -2,7 +2,6 @@
 RAISE), and every string has a length limit."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from fieldwork_common.principal import ROLES
 
 LOCATIONS = ("workshop", "at_home", "on_site")
 LOCALES = ("fr", "en")
@@ -49,17 +48,6 @@ class Error(Schema):
         message = fields.String(required=True)
         details = fields.Dict(required=True)
     error = fields.Nested(Inner, required=True)
-
-
-class TokenRequest(Schema):
-    email = fields.Email(required=True)
-    password = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
-class Token(Schema):
-    access_token = fields.String(required=True)
-    token_type = fields.String(required=True, metadata={"example": "Bearer"})
-    expires_in = fields.Integer(required=True, metadata={"description": "seconds"})
 
 
 class CompanyIn(Schema):
@@ -363,35 +351,6 @@ class PlatformSettings(Schema):
     multi_company = fields.Boolean()
     main_company_id = Id(allow_none=True)
     version = fields.Integer()
-
-
-class UserIn(Schema):
-    email = fields.Email(required=True)
-    password = fields.String(required=True, validate=validate.Length(min=8, max=200))
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    company_id = Id(allow_none=True)
-    technician_id = Id(allow_none=True)
-    client_id = Id(allow_none=True)
-
-    @validates_schema
-    def links_match_role(self, data, **kwargs):
-        needs = {"client": "client_id", "technician": "technician_id", "manager": "company_id"}
-        needed = needs.get(data.get("role"))
-        if needed and not data.get(needed):
-            raise ValidationError(f"required for the role '{data['role']}'", needed)
-        for key in ("client_id", "technician_id"):
-            if data.get(key) and needs.get(data.get("role")) != key:
-                raise ValidationError(f"only for the role '{key[:-3]}'", key)
-
-
-class User(Schema):
-    id = Id()
-    email = fields.Email()
-    role = fields.String()
-    company_id = Id(allow_none=True)
-    technician_id = Id(allow_none=True)
-    client_id = Id(allow_none=True)
-    created_at = fields.DateTime()
 
 
 class InterventionIn(Schema):

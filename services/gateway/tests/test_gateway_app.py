@@ -50,12 +50,28 @@ class FakePool:
 
 
 class FakeAccounts:
+    """The accounts store at its boundary: a login opens session "s1"; a
+    token's principal is read from its claims unless the session ended."""
+
     def __init__(self):
         self.users = {}
+        self.ended = set()
 
-    def authenticate(self, email, password):
+    def login(self, email, password, address=None, user_agent=None):
+        from fieldwork_common.errors import Unauthenticated
+        from fieldwork_gateway.accounts.store import Tokens
         user = self.users.get(email)
-        return user if user and user.password == password else None
+        if not user or user.password != password:
+            raise Unauthenticated("Wrong email or password.")
+        return Tokens("s1", vars(user), "refresh-1", 86400)
+
+    def principal_for(self, claims):
+        from fieldwork_common.errors import Unauthenticated
+        from fieldwork_common.principal import Principal
+        if claims["sid"] in self.ended:
+            raise Unauthenticated("The session has ended; log in again.")
+        return Principal(user_id=claims["sub"], role=claims["role"], company_id=claims["company_id"],
+                         technician_id=claims["technician_id"], client_id=claims["client_id"])
 
 
 @pytest.fixture
@@ -78,7 +94,7 @@ def client(pool, accounts):
 def token(role="admin", **links):
     user = SimpleNamespace(id="u1", role=role, company_id=links.get("company_id"),
                            technician_id=links.get("technician_id"), client_id=links.get("client_id"))
-    return {"Authorization": "Bearer " + issue_token(user, SECRET, 600)}
+    return {"Authorization": "Bearer " + issue_token(user, SECRET, 600, "s1")}
 
 
 def error_of(response, status):
@@ -93,8 +109,24 @@ def test_login_issues_a_bearer_token(client, accounts):
         id="u1", role="manager", company_id="co1", technician_id=None, client_id=None, password="pw")
     body = client.post("/auth/token", json={"email": "a@example.test", "password": "pw"}).get_json()
     claims = jwt.decode(body["access_token"], SECRET, algorithms=["HS256"])
-    assert (claims["sub"], claims["role"], claims["company_id"]) == ("u1", "manager", "co1")
-    assert body["token_type"] == "Bearer" and body["expires_in"] == 3600
+    assert (claims["sub"], claims["sid"], claims["role"], claims["company_id"]) == (
+        "u1", "s1", "manager", "co1")
+    assert body["token_type"] == "Bearer" and body["expires_in"] == 900
+    assert body["refresh_token"] == "refresh-1" and body["refresh_expires_in"] == 86400
+
+
+def test_a_token_of_an_ended_session_is_401_and_no_service_is_called(client, accounts, pool):
+    accounts.ended.add("s1")
+    error = error_of(client.get("/interventions/x", headers=token()), 401)
+    assert "ended" in error["message"]
+    assert pool.cluster_.calls == []
+
+
+def test_a_token_without_a_session_is_401(client):
+    now = int(time.time())
+    sessionless = jwt.encode({"sub": "u", "role": "admin", "iat": now, "exp": now + 60}, SECRET,
+                             algorithm="HS256")
+    error_of(client.get("/interventions/x", headers={"Authorization": f"Bearer {sessionless}"}), 401)
 
 
 def test_a_wrong_password_is_401(client):
@@ -118,7 +150,7 @@ def test_a_role_outside_the_route_is_403_and_no_service_is_called(client, pool):
 
 def test_an_expired_token_is_401(client):
     now = int(time.time())
-    expired = jwt.encode({"sub": "u", "role": "admin", "iat": now - 100, "exp": now - 1},
+    expired = jwt.encode({"sub": "u", "sid": "s1", "role": "admin", "iat": now - 100, "exp": now - 1},
                          SECRET, algorithm="HS256")
     error = error_of(client.get("/interventions/x", headers={"Authorization": f"Bearer {expired}"}), 401)
     assert "expired" in error["message"]
@@ -262,3 +294,50 @@ def test_if_match_carries_the_version_and_the_answer_its_etag(client, pool):
     [(_, method, kwargs, _)] = pool.cluster_.calls
     assert (method, kwargs) == ("update_intervention", {"intervention_id": "i1", "version": 3,
                                                          "changes": {"description": "x"}})
+
+
+def cors_client(origins):
+    settings = Settings(jwt_secret=SECRET, amqp_uri="memory://", database_url="postgresql://x@y/z",
+                        cors_origins=origins)
+    return create_app(settings, rpc_pool=FakePool(), accounts=FakeAccounts()).test_client()
+
+
+PREFLIGHT = {"Access-Control-Request-Method": "POST",
+             "Access-Control-Request-Headers": "authorization, content-type, idempotency-key"}
+
+
+def test_without_configured_origins_no_browser_origin_is_allowed():
+    response = cors_client(()).options("/interventions", headers={
+        "Origin": "https://portal.example.test", **PREFLIGHT})
+    assert "Access-Control-Allow-Origin" not in response.headers
+
+
+def test_a_configured_origin_gets_its_preflight_and_a_refused_one_nothing():
+    client = cors_client(("https://portal.example.test",))
+    allowed = client.options("/interventions", headers={"Origin": "https://portal.example.test",
+                                                         **PREFLIGHT})
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://portal.example.test"
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    assert {"authorization", "content-type", "idempotency-key"} <= {
+        h.strip().lower() for h in allowed.headers["Access-Control-Allow-Headers"].split(",")}
+    assert "Access-Control-Allow-Credentials" not in allowed.headers
+    refused = client.options("/interventions", headers={"Origin": "https://evil.example.test",
+                                                         **PREFLIGHT})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_any_origin_never_comes_with_credentials():
+    response = cors_client(("*",)).options("/interventions", headers={
+        "Origin": "https://anywhere.example.test", **PREFLIGHT})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+
+
+def test_token_and_account_answers_are_never_cached_and_none_is_sniffed(client, accounts):
+    accounts.users["a@example.test"] = SimpleNamespace(
+        id="u1", role="admin", company_id=None, technician_id=None, client_id=None, password="pw")
+    login = client.post("/auth/token", json={"email": "a@example.test", "password": "pw"})
+    assert login.headers["Cache-Control"] == "no-store"
+    assert login.headers["X-Content-Type-Options"] == "nosniff"
+    assert client.get("/openapi.json").headers["X-Content-Type-Options"] == "nosniff"

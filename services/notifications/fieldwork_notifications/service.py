@@ -37,10 +37,11 @@ from fieldwork_common.consumer import Topology, event_handler
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.projection import store_copy
-from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
 from fieldwork_notifications import SERVICE_NAME, mailer
+from fieldwork_notifications.domain import accounts as account_emails
 from fieldwork_notifications.domain import emails as rules
 from fieldwork_notifications.domain import surveys
 from fieldwork_notifications.models import Company, Email, Reopening, Survey
@@ -83,6 +84,20 @@ def stored_attachments(attachments):
         return None
     return [{"filename": a.filename, "content_type": a.content_type,
              "data": base64.b64encode(a.data).decode("ascii")} for a in attachments]
+
+
+def _claimed_email(session, event_id, item):
+    """Add the email row of `item`, already claimed by this worker (first
+    attempt counted, a lease that keeps the retry timer off it while it is
+    sent); what `_deliver` takes."""
+    subject, body = render(item.template, item.language, item.context)
+    attachments = stored_attachments(item.attachments)
+    email = Email(event_id=event_id, recipient=item.recipient, template=item.template,
+                  language=item.language, subject=subject, body=body, attempts=1,
+                  attachments=attachments, next_attempt_at=sa.func.now() + SEND_LEASE)
+    session.add(email)
+    session.flush()
+    return email.id, 1, email.recipient, subject, body, attachments
 
 
 def loaded_attachments(stored):
@@ -386,19 +401,39 @@ class NotificationsService(operations.Operations):
                 return
             if also is not None:
                 also(uow.session)
-            claimed = []
-            for item in to_send:
-                subject, body = render(item.template, item.language, item.context)
-                attachments = stored_attachments(item.attachments)
-                email = Email(event_id=envelope["event_id"], recipient=item.recipient,
-                              template=item.template, language=item.language,
-                              subject=subject, body=body, attempts=1, attachments=attachments,
-                              next_attempt_at=sa.func.now() + SEND_LEASE)
-                uow.session.add(email)
-                uow.session.flush()
-                claimed.append((email.id, 1, email.recipient, subject, body, attachments))
+            claimed = [_claimed_email(uow.session, envelope["event_id"], item) for item in to_send]
         for email in claimed:
             self._deliver(*email)
+
+    @rpc
+    def send_account_email(self, link_id, template, recipient, language, context):
+        """The gateway, for a login: an invitation to choose a password
+        (`account_invitation`) or a password reset link (`password_reset`),
+        sent before answering. Once per `link_id`: a repeated call sends
+        nothing more. `context`: email, role, company_name, link_url,
+        expires_at."""
+        if self.principal is not None and not self.principal.is_admin:
+            raise Forbidden("Only the gateway asks for account emails.")
+        if self.db.call.expired():
+            raise Unavailable("The caller stopped waiting for this request; it was not run.",
+                              {"reason": "deadline_passed"})
+        if not is_uuid(link_id):
+            raise InvalidInput("link_id must be a UUID.", {"link_id": link_id})
+        try:
+            item = account_emails.account_email(template, recipient, language, context)
+        except account_emails.UnknownTemplate:
+            raise InvalidInput("Unknown account email.", {"template": template,
+                                                          "allowed": list(account_emails.TEMPLATES)})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidInput("The account email's context is incomplete.",
+                               {"reason": str(exc)[:200]}) from None
+        with self.db.unit_of_work() as uow:
+            known = uow.session.scalar(sa.select(Email.id).where(
+                Email.event_id == link_id, Email.recipient == recipient, Email.template == template))
+            claimed = None if known else _claimed_email(uow.session, link_id, item)
+        if claimed is not None:
+            self._deliver(*claimed)
+        return {"email_id": known or claimed[0]}
 
     def _send(self, email_id):
         """Send one due email (a retry, or one left by a crash): claim it —
