@@ -103,6 +103,13 @@ audit_events = sa.Table(
     sa.Column("details", JSONB, nullable=False),
 )
 
+# what every authenticated call reads (built once: see principal_for)
+_SESSION_PRINCIPAL = (
+    sa.select(users.c.id, users.c.role, users.c.company_id, users.c.technician_id,
+              users.c.client_id, users.c.active, sessions.c.revoked_at)
+    .join(sessions, sessions.c.user_id == users.c.id)
+    .where(sessions.c.id == sa.bindparam("sid"), users.c.id == sa.bindparam("uid")))
+
 PUBLIC_FIELDS = ("id", "email", "role", "company_id", "technician_id", "client_id", "locale",
                  "active", "version", "created_at", "updated_at")
 AUDIT_KINDS = (
@@ -517,16 +524,13 @@ class Accounts:
         """The caller of an access token, as the database says now: the
         session must be open and the user active (a deactivation or a
         revocation takes effect at the next call, not at expiry); the role
-        and links are the current ones."""
+        and links are the current ones. One indexed read per call
+        (bench/bench_accounts.py)."""
         session_id, user_id = claims.get("sid"), claims.get("sub")
         if not is_uuid(session_id) or not is_uuid(user_id):
             raise Unauthenticated("The token is not valid.")
         with translate_db_errors(), self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(users.c.id, users.c.role, users.c.company_id, users.c.technician_id,
-                          users.c.client_id, users.c.active, sessions.c.revoked_at)
-                .join(sessions, sessions.c.user_id == users.c.id)
-                .where(sessions.c.id == session_id, users.c.id == user_id)).first()
+            row = conn.execute(_SESSION_PRINCIPAL, {"sid": session_id, "uid": user_id}).first()
         if row is None or row.revoked_at is not None or not row.active:
             raise Unauthenticated("The session has ended; log in again.")
         return Principal(user_id=row.id, role=row.role, company_id=row.company_id,
