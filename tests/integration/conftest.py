@@ -259,6 +259,27 @@ def service_db(isolation):
 
 
 @pytest.fixture(scope="session")
+def time_travel(isolation):
+    """`expire(database, table, token)`: moves a stored link's expiry into
+    the past, as if its days had gone by (the table keeps the token's
+    SHA-256 in `token_hash`)."""
+    import hashlib
+    engines = {}
+
+    def expire(database, table, token):
+        if database not in engines:
+            engines[database] = sa.create_engine(engine_url(isolation.database_url(database)),
+                                                 poolclass=NullPool)
+        with engines[database].begin() as conn:
+            conn.execute(sa.text(f"UPDATE {table} SET expires_at = now() - interval '1 second' "
+                                 "WHERE token_hash = :h"),
+                         {"h": hashlib.sha256(token.encode()).hexdigest()})
+    yield expire
+    for engine in engines.values():
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
 def interventions_stub():
     """For fixtures that run notifications alone with events of interventions
     that exist nowhere: `start(amqp_uri, log_path)` runs a stand-in

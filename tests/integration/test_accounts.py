@@ -7,7 +7,6 @@ login throttling, the audit log, CORS.
 Throttled calls name their own client address in X-Forwarded-For (the
 test platform trusts one proxy hop), so that they lock only themselves.
 """
-import hashlib
 import re
 import statistics
 import time
@@ -15,11 +14,8 @@ import uuid
 
 import pytest
 import requests
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from conftest import PORTAL_ORIGIN, Client, created
-from fieldwork_common.pg import engine_url
 from fieldwork_common.testing.waiting import wait_until
 
 PASSWORD = "a-good-password"
@@ -303,20 +299,6 @@ def test_an_invitation_lets_the_user_choose_a_password_once(shops, anonymous, sm
     assert resend.status_code == 409, "a user with a password gets a reset, not an invitation"
 
 
-@pytest.fixture
-def time_travel(isolation):
-    """Moves a link's expiry into the past, as if its hours had gone by."""
-    engine = sa.create_engine(engine_url(isolation.database_url("gateway")), poolclass=NullPool)
-
-    def expire(token):
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE account_links SET expires_at = now() - interval '1 second' "
-                                 "WHERE token_hash = :h"),
-                         {"h": hashlib.sha256(token.encode()).hexdigest()})
-    yield expire
-    engine.dispose()
-
-
 def test_an_invitation_in_english_from_the_page_and_its_expiry(shops, anonymous, smtp, time_travel):
     email = new_email("invited-en")
     user = created(shops["admin_A"].post("/users", {"email": email, "role": "manager",
@@ -330,7 +312,7 @@ def test_an_invitation_in_english_from_the_page_and_its_expiry(shops, anonymous,
     replaced = anonymous.post("/auth/password", {"token": link_of(first), "password": PASSWORD})
     assert replaced.status_code == 410 and replaced.json()["error"]["details"]["reason"] == "revoked"
     token = link_of(second)
-    time_travel(token)
+    time_travel("gateway", "account_links", token)
     expired = anonymous.post("/auth/password", {"token": token, "password": PASSWORD})
     assert expired.status_code == 410 and expired.json()["error"]["details"]["reason"] == "expired"
     page = anonymous.get(f"/password/{token}")

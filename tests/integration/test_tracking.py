@@ -1,6 +1,5 @@
 """The client's tracking: JSON by login, and the server-rendered page by an
 unguessable link, checked in a real headless browser (Debian's chromium)."""
-import hashlib
 import shutil
 import subprocess
 import tempfile
@@ -11,11 +10,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from conftest import created
-from fieldwork_common.db import engine_url
 
 PICKUP = (datetime.now(timezone.utc) + timedelta(days=6)).replace(hour=14, minute=30, second=0,
                                                                    microsecond=0)
@@ -212,20 +208,6 @@ def test_only_admins_make_tracking_links(world, story):
         assert user.post(story["path"] + "/tracking-links").status_code == 403
 
 
-@pytest.fixture
-def time_travel(isolation):
-    """Moves a stored token's expiry into the past, as if its days had gone by."""
-    engine = sa.create_engine(engine_url(isolation.database_url("interventions")), poolclass=NullPool)
-
-    def expire(token):
-        with engine.begin() as conn:
-            conn.execute(sa.text("UPDATE access_tokens SET expires_at = now() - interval '1 second' "
-                                 "WHERE token_hash = :h"),
-                         {"h": hashlib.sha256(token.encode()).hexdigest()})
-    yield expire
-    engine.dispose()
-
-
 def test_an_unknown_or_expired_link_answers_a_clear_404_page(admin, anonymous, story, time_travel):
     unknown = anonymous.get("/track/" + "x" * 43)
     assert unknown.status_code == 404
@@ -235,7 +217,7 @@ def test_an_unknown_or_expired_link_answers_a_clear_404_page(admin, anonymous, s
     assert english.status_code == 404 and "not found" in english.text
     path = tracking_link(admin, story)
     assert anonymous.get(path).status_code == 200
-    time_travel(path.rsplit("/", 1)[1])
+    time_travel("interventions", "access_tokens", path.rsplit("/", 1)[1])
     expired = anonymous.get(path)
     assert expired.status_code == 404 and "introuvable" in expired.text
 

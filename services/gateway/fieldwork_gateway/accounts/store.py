@@ -236,11 +236,7 @@ class Accounts:
 
     def get_user(self, caller, user_id):
         with translate_db_errors(), self.engine.connect() as conn:
-            row = conn.execute(sa.select(users).where(users.c.id == user_id)).first() \
-                if is_uuid(user_id) else None
-        if row is None or not rules.sees_user(caller, row._mapping):
-            raise NotFound("User not found.", {"user_id": user_id})
-        return public(row)
+            return public(_visible_user(conn, caller, user_id))
 
     def own_user(self, user_id):
         with translate_db_errors(), self.engine.connect() as conn:
@@ -273,11 +269,7 @@ class Accounts:
         `check(current)` re-checks the caller's rights on the row as locked.
         Deactivating ends every session of the user at once."""
         with self._transaction() as tx:
-            row = tx.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first() \
-                if is_uuid(user_id) else None
-            if row is None or not rules.sees_user(caller, row._mapping):
-                raise NotFound("User not found.", {"user_id": user_id})
-            check(public(row))
+            row = tx.locked_user(caller, user_id, check)
             if row.version != version:
                 raise Conflict("This user was changed since you read it.",
                                {"current_version": row.version, "your_version": version})
@@ -334,11 +326,7 @@ class Accounts:
     def invite_again(self, caller, user_id, check, send):
         """A new invitation for a login that has no password yet."""
         with self._transaction() as tx:
-            row = tx.execute(sa.select(users).where(users.c.id == user_id).with_for_update()).first() \
-                if is_uuid(user_id) else None
-            if row is None or not rules.sees_user(caller, row._mapping):
-                raise NotFound("User not found.", {"user_id": user_id})
-            check(public(row))
+            row = tx.locked_user(caller, user_id, check)
             if not row.active:
                 raise Conflict("This login is deactivated; reactivate it first.", {"user_id": user_id})
             if row.password_hash is not None:
@@ -614,6 +602,18 @@ class Accounts:
                           for row in rows], "next_cursor": cursor}
 
 
+def _visible_user(conn, caller, user_id, lock=False):
+    """The users row, or NotFound when it does not exist or is outside the
+    caller's scope (its existence is not revealed)."""
+    row = None
+    if is_uuid(user_id):
+        query = sa.select(users).where(users.c.id == user_id)
+        row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None or not rules.sees_user(caller, row._mapping):
+        raise NotFound("User not found.", {"user_id": user_id})
+    return row
+
+
 def _verify(row, password):
     """Does `password` match the login's? One Argon2 verification whatever
     the row (none, or no password yet: a dummy hash)."""
@@ -684,6 +684,13 @@ class _Transaction:
 
     def user(self, user_id):
         return self.execute(sa.select(users).where(users.c.id == user_id)).first()
+
+    def locked_user(self, caller, user_id, check):
+        """The login as locked for a change, once `caller` may see it (404)
+        and `check(user)` (the caller's rights on it) has passed."""
+        row = _visible_user(self.session, caller, user_id, lock=True)
+        check(public(row))
+        return row
 
     def throttle_state(self, keys):
         now = self.execute(sa.select(sa.func.now())).scalar()
