@@ -11,6 +11,11 @@ page, whose token the interventions service issues (RPC
 `issue_tracking_token`, asked before the event's transaction; if it does not
 answer, the handler fails and the event is retried), and the survey page.
 
+Account emails (an invitation to choose a password, a password reset
+link) are asked for by the gateway, which owns the logins, over RPC
+(`send_account_email`), not by an event: their link carries a secret that
+no event subscriber may read.
+
 Surveys: `intervention.delivered` of a company whose option is on records a
 survey due SURVEY_DELAY seconds after the delivery; `send_due_surveys`
 emails it when due unless the company's option is off by then (local copy of
@@ -414,9 +419,6 @@ class NotificationsService(operations.Operations):
         expires_at."""
         if self.principal is not None and not self.principal.is_admin:
             raise Forbidden("Only the gateway asks for account emails.")
-        if self.db.call.expired():
-            raise Unavailable("The caller stopped waiting for this request; it was not run.",
-                              {"reason": "deadline_passed"})
         if not is_uuid(link_id):
             raise InvalidInput("link_id must be a UUID.", {"link_id": link_id})
         try:
@@ -427,6 +429,9 @@ class NotificationsService(operations.Operations):
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidInput("The account email's context is incomplete.",
                                {"reason": str(exc)[:200]}) from None
+        if self.db.call.expired():
+            raise Unavailable("The caller stopped waiting for this request; it was not run.",
+                              {"reason": "deadline_passed"})
         with self.db.unit_of_work() as uow:
             known = uow.session.scalar(sa.select(Email.id).where(
                 Email.event_id == link_id, Email.recipient == recipient, Email.template == template))
