@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from fieldwork_common.config import postgres_url, with_database  # noqa: E402
 from fieldwork_common.pg import engine_url  # noqa: E402
-from fieldwork_gateway.accounts.store import Accounts, Policy, _hasher  # noqa: E402
+from fieldwork_gateway.wings.accounts.store import Accounts, Policy, _hasher  # noqa: E402
 from fieldwork_gateway.auth import claims_from_header, issue_token  # noqa: E402
 
 SECRET = "bench-secret-of-at-least-thirty-two-bytes"

@@ -81,3 +81,61 @@ def test_events_go_through_the_outbox_and_the_shared_consumer(service):
                  for path in (REPO / "services" / service).rglob("*.py")
                  for module in imported_modules(path) if module in forbidden]
     assert offenders == []
+
+
+def wing_of(service, path):
+    """The wing a module belongs to, or None for shared code: the gateway's
+    `wings/<wing>/…`, a service's `domain/<wing>.py`, `rpc/<wing>.py` and
+    notifications' `handlers/<wing>.py` (DESIGN.md §6)."""
+    parts = path.relative_to(REPO / "services" / service / f"fieldwork_{service}").parts
+    if service == "gateway":
+        return parts[1] if len(parts) > 2 and parts[0] == "wings" else None
+    if len(parts) == 2 and parts[0] in ("domain", "rpc", "handlers") and parts[1] != "__init__.py":
+        stem = parts[1][:-3]
+        return stem if stem in service_wings(service) else None
+    return None
+
+
+def service_wings(service):
+    """A service's wings: the modules of its rpc/ (and handlers/) packages."""
+    package = REPO / "services" / service / f"fieldwork_{service}"
+    return {p.stem for folder in ("rpc", "handlers") for p in (package / folder).glob("*.py")
+            if p.stem != "__init__"}
+
+
+def imported_wing(service, module):
+    parts = module.split(".")
+    if parts[0] != f"fieldwork_{service}":
+        return None
+    if service == "gateway":
+        return parts[2] if len(parts) > 2 and parts[1] == "wings" else None
+    if len(parts) > 2 and parts[1] in ("domain", "rpc", "handlers") and parts[2] in service_wings(service):
+        return parts[2]
+    return None
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_wing_never_imports_another_wing(service):
+    offenders = []
+    for path in python_files(REPO / "services" / service / f"fieldwork_{service}"):
+        wing = wing_of(service, path)
+        if wing is None:
+            continue
+        for module in imported_modules(path):
+            other = imported_wing(service, module)
+            if other is not None and other != wing:
+                offenders.append((str(path.relative_to(REPO)), module))
+    assert offenders == []
+
+
+def test_the_gateway_registers_every_wing_from_one_list():
+    from fieldwork_gateway.wings import WINGS
+    folders = {p.name for p in (REPO / "services/gateway/fieldwork_gateway/wings").iterdir()
+               if (p / "routes.py").is_file()}
+    assert set(WINGS) == folders
+
+
+def test_the_interventions_wings_have_the_same_names_on_both_sides_of_the_rpc_line():
+    from fieldwork_gateway.wings import WINGS
+    assert {"masterdata", "interventions", "workshop", "reads"} <= service_wings("interventions")
+    assert service_wings("interventions") <= set(WINGS)

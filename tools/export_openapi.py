@@ -4,8 +4,9 @@ import json
 import sys
 from pathlib import Path
 
+from fieldwork_gateway import app as _registers_the_wings  # noqa: F401
 from fieldwork_gateway.openapi import build_spec
-from fieldwork_gateway.routes import api
+from fieldwork_gateway.web import api
 
 TARGET = Path(__file__).resolve().parents[1] / "docs" / "openapi.json"
 

@@ -162,7 +162,11 @@ class World:
         return self.anonymous.login(email, password)
 
     def intervention(self, client=None, technician=None, location="workshop", as_user=None):
-        company = self.company()
+        """An intervention of `client`, by `technician`; what is not given is
+        made in the company of what is (an intervention is its client's
+        company's, its technician works for it), else in a new company."""
+        company = ({"id": client["company_id"]} if client else
+                   {"id": technician["company_id"]} if technician else self.company())
         client = client or self.client(company)
         technician = technician or self.technician(company)
         body = {"client_id": client["id"], "equipment_id": self.equipment(client)["id"],

@@ -86,7 +86,7 @@ CREATIONS = [
     ("admin_A", {"role": "manager", "company_id": "B"}, 404),
     ("admin_A", {"role": "technician", "technician_id": "technician_B"}, 404),
     ("admin_A", {"role": "client", "client_id": "client_B"}, 404),
-    ("admin_A", {"role": "client", "client_id": "client_A", "company_id": "B"}, 400),
+    ("admin_A", {"role": "client", "client_id": "client_A", "company_id": "B"}, 404),
     ("manager_A", {"role": "admin", "company_id": "A"}, 403),
     ("manager_A", {"role": "manager", "company_id": "A"}, 403),
     ("manager_A", {"role": "technician", "technician_id": "technician_A"}, 403),

@@ -14,6 +14,7 @@ check, and the kind of object its path names. The tests
    (it reveals nothing), or 403 where the role may not call the route at all.
 """
 import uuid
+from urllib.parse import urlencode
 
 import pytest
 
@@ -276,3 +277,241 @@ def _fingerprint(service_db, kind, object_id):
     rows = wait_until(lambda: service_db(database, f"SELECT to_jsonb(t)::text FROM {table} t "
                                          "WHERE id = :i", i=object_id), message=f"the {kind} row")
     return rows[0][0]
+
+
+# --- the second walk: every id a body or a filter carries ---------------------------------
+#
+# For every route, every id field of its body and of its query (read from the
+# route's schemas, so that a new field or route fails here until it is
+# listed), sent by each role of company A with company B's object in that
+# field, the rest of the request valid for A: refused (403 where the role
+# may not call the route, else 404: B's object is not A's to see), and
+# nothing written.
+
+SHARED = "shared"   # a catalog every company uses (types, statuses): not company-owned
+CURSOR = "cursor"   # an id that only pages a list, naming nothing to act on
+
+# (method, rule) -> {field: the kind of B's object to put there}
+REFERENCES = {
+    ("POST", "/interventions"): {"client_id": "client", "equipment_id": "equipment",
+                                 "type_id": SHARED, "technician_id": "technician",
+                                 "company_id": "company", "site_id": "site",
+                                 "contract_id": "contract"},
+    ("PUT", "/interventions/<intervention_id>/status"): {"status_id": SHARED},
+    ("PUT", "/interventions/<intervention_id>/assignment"): {"technician_id": "technician",
+                                                             "company_id": "company"},
+    ("POST", "/technicians"): {"company_id": "company", "company_ids[]": "company"},
+    ("PATCH", "/technicians/<technician_id>"): {"company_id": "company", "company_ids[]": "company"},
+    ("GET", "/technicians"): {"company_id": "company"},
+    ("POST", "/clients"): {"company_id": "company"},
+    ("GET", "/clients"): {"company_id": "company"},
+    ("POST", "/sites"): {"client_id": "client"},
+    ("GET", "/sites"): {"client_id": "client"},
+    ("POST", "/equipment"): {"client_id": "client", "site_id": "site"},
+    ("PATCH", "/equipment/<equipment_id>"): {"site_id": "site"},
+    ("GET", "/equipment"): {"client_id": "client", "site_id": "site"},
+    ("POST", "/contracts"): {"client_id": "client", "company_id": "company"},
+    ("GET", "/contracts"): {"client_id": "client"},
+    ("PUT", "/settings"): {"main_company_id": "company"},
+    ("GET", "/interventions"): {"company_id": "company", "technician_id": "technician",
+                                "client_id": "client"},
+    ("GET", "/calendar"): {"technician_id": "technician", "company_id": "company"},
+    ("POST", "/calendar/feeds"): {"technician_id": "technician", "company_id": "company"},
+    ("POST", "/users"): {"company_id": "company", "technician_id": "technician",
+                         "client_id": "client"},
+    ("GET", "/users"): {"company_id": "company"},
+    ("PATCH", "/users/<user_id>"): {"company_id": "company", "technician_id": "technician",
+                                    "client_id": "client"},
+    ("GET", "/admin/audit"): {"user_id": "user", "company_id": "company"},
+    ("GET", "/surveys/summary"): {"company_id": "company", "technician_id": "technician"},
+    ("GET", "/admin/emails"): {"after": CURSOR},
+}
+
+# Where a role is refused for another reason than B's object, before that
+# object is looked at: a technician names only itself as the technician of
+# what it creates and subscribes only to its own calendar; a manager grants
+# client logins only; the platform settings are for platform admins.
+# (role, method, rule, field) -> status
+REFUSED_OTHERWISE = {
+    (T, "POST", "/interventions", "technician_id"): 403,
+    (T, "POST", "/calendar/feeds", "company_id"): 403,
+    (M, "POST", "/users", "technician_id"): 403,
+    (M, "POST", "/users", "company_id"): 403,
+    (M, "PATCH", "/users/<user_id>", "technician_id"): 403,
+    ("company_admin", "PUT", "/settings", "main_company_id"): 403,
+}
+
+
+def id_fields():
+    """(method, rule, field) of every id field in every route's body and query."""
+    from marshmallow import fields as mfields
+
+    from fieldwork_gateway import app as _registers_the_wings  # noqa: F401
+    from fieldwork_gateway.fields import Id
+    from fieldwork_gateway.web import api
+    found = set()
+    for route in api.routes:
+        for schema in (route.body, route.query):
+            if schema is None:
+                continue
+            for name, field in schema().fields.items():
+                key = field.data_key or name
+                if isinstance(field, Id):
+                    found.add((route.method, route.path, key))
+                elif isinstance(field, mfields.List) and isinstance(field.inner, Id):
+                    found.add((route.method, route.path, key + "[]"))
+    return found
+
+
+def test_every_id_field_of_every_route_is_in_the_second_walk():
+    listed = {(method, rule, field) for (method, rule), fields in REFERENCES.items()
+              for field in fields}
+    live = id_fields()
+    assert sorted(live - listed) == [], "id fields the walk does not cover"
+    assert sorted(listed - live) == [], "the walk names fields the gateway does not have"
+
+
+@pytest.fixture(scope="module")
+def two_companies(world, admin):
+    """Company A (whose roles call, logged in) and company B (whose objects
+    they send), each with everything an id can name."""
+    def company_with_everything():
+        company = world.company()
+        technician = world.technician(company)
+        client = world.client(company)
+        site = world.site(client)
+        contract = world.contract(client)
+        response = admin.request("PUT", f"/contracts/{contract['id']}/state", json={"state": "validated"})
+        assert response.status_code == 200, response.text
+        intervention = world.intervention(client=client, technician=technician)
+        equipment = admin.get(f"/equipment/{intervention['equipment_id']}").json()
+        login = world.login_for("client", client_id=client["id"])
+        return {"company": company, "technician": technician, "client": client, "site": site,
+                "contract": response.json(), "equipment": equipment, "intervention": intervention,
+                "user": login.get("/account").json(), "type_id": intervention["type_id"],
+                "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
+                           M: world.login_for("manager", company_id=company["id"]),
+                           T: world.login_for("technician", technician_id=technician["id"]),
+                           C: login}}
+    return company_with_everything(), company_with_everything()
+
+
+def valid_request(method, rule, a):
+    """(path, body, query) of a request that company A's roles may send."""
+    body, query = None, {}
+    path = rule
+    for param, kind in (("intervention_id", "intervention"), ("technician_id", "technician"),
+                        ("equipment_id", "equipment"), ("user_id", "user")):
+        path = path.replace(f"<{param}>", a[kind]["id"])
+    if (method, rule) == ("POST", "/interventions"):
+        body = {"client_id": a["client"]["id"], "equipment_id": a["equipment"]["id"],
+                "type_id": a["type_id"], "technician_id": a["technician"]["id"],
+                "location": "workshop"}
+    elif rule.endswith("/assignment"):
+        body = {"technician_id": a["technician"]["id"]}
+    elif (method, rule) == ("POST", "/technicians"):
+        body = {"name": "T", "email": "t@example.test", "company_id": a["company"]["id"]}
+    elif method == "PATCH" and rule.startswith("/technicians"):
+        body = {"name": "T", "version": a["technician"]["version"]}
+    elif (method, rule) == ("POST", "/clients"):
+        body = {"name": "C", "email": "c@example.test", "company_id": a["company"]["id"]}
+    elif (method, rule) == ("POST", "/sites"):
+        body = {"client_id": a["client"]["id"], "name": "S"}
+    elif (method, rule) == ("POST", "/equipment"):
+        body = {"client_id": a["client"]["id"], "kind": "laptop"}
+    elif method == "PATCH" and rule.startswith("/equipment"):
+        body = {"version": a["equipment"]["version"]}
+    elif (method, rule) == ("POST", "/contracts"):
+        body = {"client_id": a["client"]["id"], "reference": "R"}
+    elif (method, rule) == ("PUT", "/settings"):
+        body = {"multi_company": True}
+    elif (method, rule) == ("POST", "/calendar/feeds"):
+        body = {"technician_id": a["technician"]["id"]}
+    elif (method, rule) == ("POST", "/users"):
+        body = {"email": f"walk-{uuid.uuid4().hex[:8]}@example.test", "password": "a-good-password",
+                "role": "client", "client_id": a["client"]["id"]}
+    elif method == "PATCH" and rule.startswith("/users"):
+        body = {"locale": "en", "version": a["user"]["version"]}
+    elif (method, rule) == ("GET", "/calendar"):
+        query = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
+    return path, body, query
+
+
+# what else a login's body must say for B's object to be the only thing wrong
+LOGIN_OF_LINK = {"technician_id": {"role": "technician", "client_id": None},
+                 "client_id": {"role": "client"},
+                 "company_id": {"role": "manager", "client_id": None}}
+
+
+def with_foreign(method, rule, field, body, query, b):
+    """The request with B's object in `field`."""
+    name = field[:-2] if field.endswith("[]") else field
+    value = b[REFERENCES[(method, rule)][field]]["id"]
+    value = [value] if field.endswith("[]") else value
+    if method == "GET":
+        return body, {**query, name: value}
+    body = {**(body or {}), name: value}
+    if rule == "/users" or rule.startswith("/users/"):
+        if not (method == "PATCH" and name == "company_id"):  # a client login moved: its company
+            body.update(LOGIN_OF_LINK[name])
+        body = {k: v for k, v in body.items() if v is not None}
+    if (method, rule) == ("POST", "/calendar/feeds") and name == "company_id":
+        body.pop("technician_id")
+    return body, query
+
+
+WRITES = {"/interventions": ("interventions", "interventions"),
+          "/technicians": ("interventions", "technicians"), "/clients": ("interventions", "clients"),
+          "/sites": ("interventions", "sites"), "/equipment": ("interventions", "equipment"),
+          "/contracts": ("interventions", "contracts"),
+          "/calendar": ("interventions", "access_tokens"), "/users": ("gateway", "users"),
+          "/settings": ("interventions", "settings")}
+
+
+def stored(service_db, method, rule):
+    """What a refused call must leave as it was: every row of the table it
+    writes (their count and a digest of their content)."""
+    if method == "GET":
+        return None
+    database, table = WRITES["/" + rule.split("/")[1]]
+    return service_db(database, f"SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, ',' "
+                                f"ORDER BY to_jsonb(t)::text), '')) FROM {table} t")
+
+
+WALK = sorted((method, rule, field) for (method, rule), fields in REFERENCES.items()
+              for field, kind in fields.items() if kind not in (SHARED, CURSOR))
+
+
+@pytest.mark.parametrize("method,rule,field", WALK, ids=lambda v: v)
+def test_another_companys_id_in_a_body_or_filter_is_refused_and_nothing_is_written(
+        method, rule, field, two_companies, service_db):
+    a, b = two_companies
+    allowed = TABLE[(method, rule)][0]
+    for role, caller in a["logins"].items():
+        path, body, query = valid_request(method, rule, a)
+        body, query = with_foreign(method, rule, field, body, query, b)
+        before = stored(service_db, method, rule)
+        target = path + ("?" + urlencode(query, doseq=True) if query else "")
+        response = caller.request(method, target, json=body)
+        as_role = A if role == "company_admin" else role
+        expected = REFUSED_OTHERWISE.get((role, method, rule, field),
+                                         404 if as_role in allowed else 403)
+        assert response.status_code == expected, (role, method, target, body, response.text)
+        assert set(response.json()["error"]) == {"code", "message", "details"}
+        assert stored(service_db, method, rule) == before, (role, method, rule, field,
+                                                            "a refused call wrote")
+
+
+def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
+    """The walk's requests, with A's own objects, pass: what the walk refuses
+    is B's object, not a broken request."""
+    a, _ = two_companies
+    checks = [("GET", "/interventions", "company_admin"), ("GET", "/calendar", M),
+              ("GET", "/equipment", C), ("GET", "/technicians", T), ("POST", "/sites", "company_admin"),
+              ("POST", "/calendar/feeds", T), ("PUT", "/interventions/<intervention_id>/assignment", M),
+              ("POST", "/users", M), ("GET", "/admin/audit", "company_admin")]
+    for method, rule, role in checks:
+        path, body, query = valid_request(method, rule, a)
+        target = path + ("?" + urlencode(query, doseq=True) if query else "")
+        response = a["logins"][role].request(method, target, json=body)
+        assert response.status_code < 300, (role, method, target, response.text)

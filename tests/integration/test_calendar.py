@@ -67,7 +67,10 @@ def test_each_role_sees_only_its_dates(world, admin, shop):
     assert ids(items(shop["tech_1"])) == [shop["i1"]["id"]]
     assert ids(items(admin, technician_id=shop["t2"]["id"])) == [shop["i2"]["id"]]
     assert ids(items(shop["manager_a"])) == [shop["i2"]["id"], shop["i1"]["id"]]
-    assert items(shop["manager_a"], company_id=shop["b"]["id"]) == []
+    # another company's is not its to name (issue 9): 404, as in a body
+    foreign = window(shop["manager_a"], company_id=shop["b"]["id"])
+    assert foreign.status_code == 404 and foreign.json()["error"]["details"] == {
+        "company_id": shop["b"]["id"]}
     client_1 = world.login_for("client", client_id=shop["c1"]["id"])
     assert ids(items(client_1)) == [shop["i2"]["id"], shop["i1"]["id"]]
     client_3 = world.login_for("client", client_id=shop["c3"]["id"])

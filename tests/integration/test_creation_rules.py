@@ -47,7 +47,7 @@ def test_only_admins_and_technicians_create(world, shop, role, service_db):
 def test_an_admin_must_pick_the_technician(world, shop):
     refused = error(create(world.admin, body(shop, technician_id=None)), 400)
     assert refused["details"] == {"technician_id": "required"}
-    unknown = error(create(world.admin, body(shop, technician_id=str(uuid.uuid4()))), 400)
+    unknown = error(create(world.admin, body(shop, technician_id=str(uuid.uuid4()))), 404)
     assert "technician_id" in unknown["details"]
 
 
@@ -69,21 +69,34 @@ def test_the_technicians_company_is_the_interventions(world, isolation, shop):
     assert entry["data"]["company_id"] == shop["company"]["id"]
 
 
-def test_an_admin_may_pick_another_company_the_technician_works_for(world, shop):
+def test_an_intervention_belongs_to_its_clients_company(world, shop):
+    """The technician may work for several companies; the intervention is
+    its client's company's (issue 9: another company's staff would see it)."""
     second, elsewhere = world.company(), world.company()
     technician = created(world.admin.post("/technicians", {
         "name": "Multi", "email": f"multi-{uuid.uuid4().hex[:6]}@example.test",
         "company_id": shop["company"]["id"], "company_ids": [second["id"]]}))
-    picked = created(create(world.admin, body(shop, technician_id=technician["id"],
-                                              company_id=second["id"])))
-    assert picked["company_id"] == second["id"]
     default = created(create(world.admin, body(shop, technician_id=technician["id"])))
     assert default["company_id"] == shop["company"]["id"]
+    # a client of its second company: the intervention is that company's
+    theirs = world.client(second)
+    picked = created(create(world.admin, body(shop, technician_id=technician["id"],
+                                              client_id=theirs["id"],
+                                              equipment_id=world.equipment(theirs)["id"])))
+    assert picked["company_id"] == second["id"]
+    # another company than the client's, even one the technician works for: 400
     refused = error(create(world.admin, body(shop, technician_id=technician["id"],
-                                             company_id=elsewhere["id"])), 400)
+                                             company_id=second["id"])), 400)
+    assert refused["details"] == {"company_id": second["id"],
+                                  "client_company_id": shop["company"]["id"]}
+    # a client of a company the technician does not work for: 400
+    stranger = world.client(elsewhere)
+    refused = error(create(world.admin, body(shop, technician_id=technician["id"],
+                                             client_id=stranger["id"],
+                                             equipment_id=world.equipment(stranger)["id"])), 400)
     assert refused["details"]["company_id"] == elsewhere["id"]
     assert set(refused["details"]["technician_company_ids"]) == {shop["company"]["id"], second["id"]}
-    unknown = error(create(world.admin, body(shop, company_id=str(uuid.uuid4()))), 400)
+    unknown = error(create(world.admin, body(shop, company_id=str(uuid.uuid4()))), 404)
     assert "company_id" in unknown["details"]
 
 
@@ -112,7 +125,8 @@ def test_an_admin_of_one_company_creates_only_in_it(world, shop):
     own_admin = world.login_for("admin", company_id=shop["company"]["id"])
     assert created(create(own_admin, body(shop)))["company_id"] == shop["company"]["id"]
     foreign_admin = world.login_for("admin", company_id=world.company()["id"])
-    assert error(create(foreign_admin, body(shop)), 403)
+    # another company's client, equipment and technician are not its to name
+    assert "client_id" in error(create(foreign_admin, body(shop)), 404)["details"]
 
 
 # --- a technician creates for itself ---------------------------------------------------------
@@ -155,7 +169,7 @@ def test_the_client_and_its_equipment_are_required(world, shop):
         payload = body(shop)
         del payload[missing]
         assert missing in error(create(world.admin, payload), 400)["details"]["fields"]
-    unknown = error(create(world.admin, body(shop, client_id=str(uuid.uuid4()))), 400)
+    unknown = error(create(world.admin, body(shop, client_id=str(uuid.uuid4()))), 404)
     assert "client_id" in unknown["details"]
 
 
@@ -214,7 +228,7 @@ def test_a_site_of_the_client(world, shop):
     elsewhere = world.site(world.client(shop["company"]))
     refused = error(create(world.admin, body(shop, site_id=elsewhere["id"])), 400)
     assert refused["details"] == {"site_id": elsewhere["id"], "client_id": shop["client"]["id"]}
-    unknown = error(create(world.admin, body(shop, site_id=str(uuid.uuid4()))), 400)
+    unknown = error(create(world.admin, body(shop, site_id=str(uuid.uuid4()))), 404)
     assert "site_id" in unknown["details"]
     assert world.patch(f"/sites/{site['id']}", site["version"], active=False).status_code == 200
     assert error(create(world.admin, body(shop, site_id=site["id"])), 400)["details"] == {

@@ -49,9 +49,11 @@ def test_wrong_types_are_refused(admin):
     assert {"email", "company_id"} <= set(error["details"]["fields"])
 
 
-def test_a_reference_to_nothing_is_400(admin):
+def test_a_reference_to_nothing_is_404(admin):
+    """An id in a body that names nothing the caller may see is answered as
+    another company's would be: 404 naming the field (issue 9)."""
     error = assert_error(admin.post("/clients", {"name": "A", "email": "a@example.test",
-                                                 "company_id": str(uuid.uuid4())}), 400, "invalid_input")
+                                                 "company_id": str(uuid.uuid4())}), 404, "not_found")
     assert "company_id" in error["details"]
 
 

@@ -44,6 +44,16 @@ def listing(user, **params):
     return response.json()
 
 
+def refused(user, **params):
+    """A filter on an id the caller may not see is 404, as in a body (issue 9):
+    another company's record is not even acknowledged."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    response = user.get(f"/interventions?{query}")
+    assert response.status_code == 404, response.text
+    assert set(params) & set(response.json()["error"]["details"])
+    return response.json()
+
+
 def everything(user, **params):
     """Every page, following next_cursor."""
     items, after = [], None
@@ -63,28 +73,31 @@ def test_a_client_sees_only_its_own(world, shops):
     client = world.login_for("client", client_id=shops["c1"]["id"])
     seen = everything(client)
     assert sorted(ids(seen)) == sorted(ids(shops["c1_items"]))
-    # asking for another client's (even of the same company) widens nothing
-    assert listing(client, client_id=shops["c2"]["id"])["items"] == []
-    assert listing(client, company_id=shops["a"]["id"])["items"] == seen[:50]
+    # another client's (even of the same company) is not its to name
+    refused(client, client_id=shops["c2"]["id"])
+    refused(client, company_id=shops["a"]["id"])
+    assert listing(client, client_id=shops["c1"]["id"])["items"] == seen[:50]
 
 
 def test_a_technician_sees_only_those_assigned_to_it(world, shops):
     technician = world.login_for("technician", technician_id=shops["t2"]["id"])
     assert sorted(ids(everything(technician))) == sorted(ids(shops["c2_items"]))
-    assert listing(technician, technician_id=shops["t1"]["id"])["items"] == []
+    refused(technician, technician_id=shops["t1"]["id"])
 
 
 def test_a_manager_sees_its_companys(world, shops):
     manager = world.login_for("manager", company_id=shops["a"]["id"])
     expected = ids(shops["c1_items"]) + ids(shops["c2_items"])
     assert sorted(ids(everything(manager))) == sorted(expected)
-    assert listing(manager, company_id=shops["b"]["id"])["items"] == []
+    refused(manager, company_id=shops["b"]["id"])
+    refused(manager, client_id=shops["c3"]["id"])
 
 
 def test_an_admin_of_one_company_sees_that_companys_and_a_global_admin_all(world, shops, admin):
     company_admin = world.login_for("admin", company_id=shops["b"]["id"])
     assert sorted(ids(everything(company_admin))) == sorted(ids(shops["c3_items"]))
-    assert listing(company_admin, company_id=shops["a"]["id"])["items"] == []
+    refused(company_admin, company_id=shops["a"]["id"])
+    refused(company_admin, technician_id=shops["t1"]["id"])
     # the global admin sees every company's, here filtered per company
     for company, items in (("a", shops["c1_items"] + shops["c2_items"]), ("b", shops["c3_items"])):
         assert sorted(ids(everything(admin, company_id=shops[company]["id"]))) == sorted(ids(items))
@@ -160,5 +173,5 @@ def test_bad_filters_and_cursors_are_400(admin, query):
     assert response.json()["error"]["code"]
 
 
-def test_an_unknown_company_lists_nothing(admin):
-    assert listing(admin, company_id=str(uuid.uuid4())) == {"items": [], "next_cursor": None}
+def test_an_unknown_company_is_404(admin):
+    refused(admin, company_id=str(uuid.uuid4()))

@@ -208,11 +208,11 @@ def test_a_technician_works_for_other_companies_too(world, admin, service_db):
     moved = ok(world.patch(f"/technicians/{technician['id']}", 1, company_ids=[third["id"]]))
     assert moved["company_ids"] == [home["id"], third["id"]]
     error(manager.get(f"/technicians/{technician['id']}"), 404)
-    error(world.patch(f"/technicians/{technician['id']}", 2, company_ids=[str(uuid.uuid4())]), 400)
+    error(world.patch(f"/technicians/{technician['id']}", 2, company_ids=[str(uuid.uuid4())]), 404)
     rehomed = ok(world.patch(f"/technicians/{technician['id']}", 2, company_id=third["id"]))
     assert (rehomed["company_id"], rehomed["company_ids"]) == (third["id"], [third["id"]])
     error(admin.post("/technicians", {"name": "X", "email": "x@example.test",
-                                      "company_id": str(uuid.uuid4())}), 400)
+                                      "company_id": str(uuid.uuid4())}), 404)
 
 
 def test_a_technician_and_a_client_are_deleted_only_unreferenced(world, admin):
@@ -317,8 +317,12 @@ def test_contracts_are_checked_and_listed(world, admin):
     error(admin.post("/contracts", {"client_id": client["id"], "reference": "R",
                                     "starts_on": "tomorrow"}), 400)
     billable = world.contract(client)
-    free = world.contract(client, billable=False, company_id=other["id"])
-    assert free["company_id"] == other["id"] and billable["billable"] is True
+    # a contract is its client's company's (issue 9)
+    refused = error(admin.post("/contracts", {"client_id": client["id"], "reference": "R",
+                                              "company_id": other["id"]}), 400)
+    assert refused["details"] == {"company_id": other["id"], "client_company_id": company["id"]}
+    free = world.contract(client, billable=False, company_id=company["id"])
+    assert free["company_id"] == company["id"] and billable["billable"] is True
     ok(admin.request("PUT", f"/contracts/{free['id']}/state", json={"state": "validated"}))
     assert ids(admin.get(f"/contracts?client_id={client['id']}")) == [free["id"], billable["id"]]
     assert ids(admin.get(f"/contracts?client_id={client['id']}&billable=true")) == [billable["id"]]
@@ -364,7 +368,7 @@ def test_multi_company_off_needs_a_main_company(world, admin, service_db):
     refused = error(admin.request("PUT", "/settings", json={"multi_company": False}), 400)
     assert "main_company_id" in refused["details"]
     error(admin.request("PUT", "/settings", json={"multi_company": False,
-                                                  "main_company_id": str(uuid.uuid4())}), 400)
+                                                  "main_company_id": str(uuid.uuid4())}), 404)
     error(manager.request("PUT", "/settings", json={"multi_company": True}), 403)
     company_admin = world.login_for("admin", company_id=company["id"])
     error(company_admin.request("PUT", "/settings", json={"multi_company": True}), 403)
@@ -425,7 +429,7 @@ def test_an_admin_of_a_company_manages_only_its_company(world, two_shops):
     listed = ids(boss.get("/clients"))
     assert mine["client"]["id"] in listed and theirs["client"]["id"] not in listed
     error(boss.post("/clients", {"name": "C", "email": "c@example.test",
-                                 "company_id": theirs["company"]["id"]}), 403)
+                                 "company_id": theirs["company"]["id"]}), 404)
     error(world.patch(f"/clients/{theirs['client']['id']}", 1, as_user=boss, name="Mine"), 404)
     error(boss.post("/companies", {"name": "Another"}), 403)
     ok(world.patch(f"/sites/{mine['site']['id']}", mine["site"]["version"], as_user=boss,

@@ -13,6 +13,8 @@ from datetime import datetime
 import pytest
 from kombu import Connection, Consumer, Exchange, Queue
 
+from conftest import created
+
 PATH = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
 ALLOWED = {
     "picked_up": ["in_workshop"],
@@ -369,20 +371,24 @@ def test_only_a_closed_or_completed_intervention_is_reopened_by_staff(world, sho
 # --- reassignment ------------------------------------------------------------------------
 
 def test_an_admin_gives_an_intervention_to_another_technician(world, isolation, shop):
+    """Also to one of another company who works for the client's company too:
+    the intervention stays in its client's company (issue 9)."""
     intervention = shop["intervention"]
     other_company = world.company()
-    newcomer = world.technician(other_company)
+    newcomer = created(world.admin.post("/technicians", {
+        "name": "Newcomer", "email": f"newcomer-{uuid.uuid4().hex[:6]}@example.test",
+        "company_id": other_company["id"], "company_ids": [shop["company"]["id"]]}))
     with events(isolation) as bus:
         response = world.admin.request("PUT", f"/interventions/{intervention['id']}/assignment",
                                        json={"technician_id": newcomer["id"]})
         assert response.status_code == 200, response.text
         [assigned] = bus.wait_for("intervention.assigned", intervention["id"])
     moved = response.json()
-    assert (moved["technician_id"], moved["company_id"]) == (newcomer["id"], other_company["id"])
+    assert (moved["technician_id"], moved["company_id"]) == (newcomer["id"], shop["company"]["id"])
     assert moved["version"] == 2
     assert assigned["data"]["previous_technician_id"] == shop["technician"]["id"]
     assert assigned["data"]["technician"] == {key: newcomer[key] for key in ("id", "name", "email")}
-    assert assigned["data"]["company_id"] == other_company["id"]
+    assert assigned["data"]["company_id"] == shop["company"]["id"]
     # the former technician no longer sees it
     assert error(shop["technician_user"].get(f"/interventions/{intervention['id']}"), 404)
     [entry] = [item for item in world.admin.get(f"/interventions/{intervention['id']}/history")
@@ -390,7 +396,12 @@ def test_an_admin_gives_an_intervention_to_another_technician(world, isolation, 
     assert entry["data"] == {"from_technician_id": shop["technician"]["id"],
                              "to_technician_id": newcomer["id"],
                              "from_company_id": shop["company"]["id"],
-                             "to_company_id": other_company["id"]}
+                             "to_company_id": shop["company"]["id"]}
+    # one who does not work for the client's company is refused, nothing moves
+    stranger = world.technician(other_company)
+    refused = error(world.admin.request("PUT", f"/interventions/{intervention['id']}/assignment",
+                                        json={"technician_id": stranger["id"]}), 400)
+    assert refused["details"]["company_id"] == shop["company"]["id"]
 
 
 def test_who_may_reassign_and_to_whom(world, shop):
@@ -399,18 +410,20 @@ def test_who_may_reassign_and_to_whom(world, shop):
     colleague = world.technician(shop["company"])
     stranger = world.technician(world.company())
     manager = world.login_for("manager", company_id=shop["company"]["id"])
-    # a manager keeps it in its company
-    assert error(manager.request("PUT", path, json={"technician_id": stranger["id"]}), 403)
+    # another company's technician is not the manager's to name
+    assert error(manager.request("PUT", path, json={"technician_id": stranger["id"]}), 404)
     assert error(shop["technician_user"].request("PUT", path, json={"technician_id": colleague["id"]}), 403)
     own_client = world.login_for("client", client_id=shop["client"]["id"])
     assert error(own_client.request("PUT", path, json={"technician_id": colleague["id"]}), 403)
     foreign = world.login_for("manager", company_id=world.company()["id"])
     assert error(foreign.request("PUT", path, json={"technician_id": colleague["id"]}), 404)
-    unknown = error(world.admin.request("PUT", path, json={"technician_id": str(uuid.uuid4())}), 400)
+    unknown = error(world.admin.request("PUT", path, json={"technician_id": str(uuid.uuid4())}), 404)
     assert "technician_id" in unknown["details"]
-    not_his = error(world.admin.request("PUT", path, json={"technician_id": colleague["id"],
-                                                            "company_id": world.company()["id"]}), 400)
-    assert not_his["details"]["technician_company_ids"] == [shop["company"]["id"]]
+    elsewhere = world.company()
+    not_the_clients = error(world.admin.request("PUT", path, json={"technician_id": colleague["id"],
+                                                                    "company_id": elsewhere["id"]}), 400)
+    assert not_the_clients["details"] == {"company_id": elsewhere["id"],
+                                          "client_company_id": shop["company"]["id"]}
     response = manager.request("PUT", path, json={"technician_id": colleague["id"]})
     assert response.status_code == 200, response.text
     assert response.json()["technician_id"] == colleague["id"]
@@ -504,7 +517,7 @@ def test_only_an_active_status_of_the_catalog_is_shown(world, shop):
     assert error(world.admin.request("PUT", path, json={"status_id": retired["id"]}), 400)[
         "details"] == {"status_id": retired["id"]}
     unknown = str(uuid.uuid4())
-    assert error(world.admin.request("PUT", path, json={"status_id": unknown}), 400)[
+    assert error(world.admin.request("PUT", path, json={"status_id": unknown}), 404)[
         "details"] == {"status_id": unknown}
     # a status is never created from an intervention
     assert error(world.admin.request("PUT", path, json={"label": "New one"}), 400)["details"]["fields"]

@@ -1,4 +1,6 @@
-"""The gateway's app factory."""
+"""The gateway's app factory: the settings, the RPC pool, the accounts
+store, and the wings (wings/__init__.py lists them) on one `web.api`."""
+import importlib
 import logging
 
 from flask import Flask, request
@@ -7,10 +9,15 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fieldwork_common import errors as _registered_errors  # noqa: F401  (RPC errors come back typed)
 from fieldwork_gateway import errors, openapi
-from fieldwork_gateway.accounts import Accounts
-from fieldwork_gateway.routes import api
 from fieldwork_gateway.rpc import RpcPool
 from fieldwork_gateway.settings import Settings
+from fieldwork_gateway.web import api
+from fieldwork_gateway.wings import WINGS
+from fieldwork_gateway.wings.accounts.store import Accounts
+
+# each wing declares its routes on `api` when imported
+for _wing in WINGS:
+    importlib.import_module(f"fieldwork_gateway.wings.{_wing}.routes")
 
 # answers that carry tokens or say who has an account are never cached
 NO_STORE = ("/auth/", "/account", "/users", "/admin/")

@@ -19,7 +19,7 @@ control_socket_disable = True
 
 
 def on_starting(server):
-    from fieldwork_gateway.accounts import Accounts
+    from fieldwork_gateway.wings.accounts.store import Accounts
     from fieldwork_gateway.settings import Settings
     settings = Settings()
     settings.warn_about_defaults()

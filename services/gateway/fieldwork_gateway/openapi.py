@@ -8,7 +8,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, jsonify, send_from_directory
 from swagger_ui_bundle import swagger_ui_path
 
-from fieldwork_gateway import schemas
+from fieldwork_gateway import fields
 
 ERRORS = {
     400: "Invalid JSON, unknown field or wrong type",
@@ -34,14 +34,16 @@ def build_spec(api):
                                         "version read (`If-Match`)."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                 "bearerFormat": "JWT"})
-    spec.components.schema("Error", schema=schemas.Error)
+    spec.components.schema("Error", schema=fields.Error)
     paths = {}
     for route in api.routes:
         path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", route.path)
         operation = {
             "summary": route.summary,
             "description": route.description + (
-                f"\n\nRoles: {', '.join(route.roles)}." if route.roles else "\n\nNo token needed."),
+                f"\n\nRoles: {', '.join(route.roles)}"
+                + (" (of the whole platform, not of one company)" if route.platform else "") + "."
+                if route.roles else "\n\nNo token needed."),
             "operationId": route.endpoint,
             "tags": [route.tag],
             "responses": {str(route.status): {

@@ -57,8 +57,8 @@ class Settings:
 
     def accounts_policy(self):
         """What the accounts store needs of these settings."""
-        from fieldwork_gateway.accounts import rules
-        from fieldwork_gateway.accounts.store import Policy
+        from fieldwork_gateway.wings.accounts import rules
+        from fieldwork_gateway.wings.accounts.store import Policy
         throttle = dict(window=self.login_failure_window, base=self.login_lockout,
                         cap=self.login_lockout_max)
         return Policy(

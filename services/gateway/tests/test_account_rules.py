@@ -1,4 +1,4 @@
-"""The rules of accounts (fieldwork_gateway.accounts.rules), without a
+"""The rules of accounts (fieldwork_gateway.wings.accounts.rules), without a
 database: who may grant what, passwords, links, throttling."""
 from datetime import datetime, timedelta, timezone
 
@@ -6,7 +6,7 @@ import pytest
 
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 from fieldwork_common.principal import Principal
-from fieldwork_gateway.accounts import rules
+from fieldwork_gateway.wings.accounts import rules
 
 A, B = "0000000a-0000-0000-0000-000000000000", "0000000b-0000-0000-0000-000000000000"
 PLATFORM = Principal(user_id="p", role="admin")

@@ -12,7 +12,7 @@ from nameko.exceptions import RemoteError, RpcTimeout
 from fieldwork_common.errors import NotFound
 from fieldwork_gateway.app import create_app
 from fieldwork_gateway.auth import issue_token
-from fieldwork_gateway.routes import api
+from fieldwork_gateway.web import api
 from fieldwork_gateway.settings import Settings
 
 SECRET = "unit-test-secret-that-is-long-enough-for-hs256"
@@ -59,7 +59,7 @@ class FakeAccounts:
 
     def login(self, email, password, address=None, user_agent=None):
         from fieldwork_common.errors import Unauthenticated
-        from fieldwork_gateway.accounts.store import Tokens
+        from fieldwork_gateway.wings.accounts.store import Tokens
         user = self.users.get(email)
         if not user or user.password != password:
             raise Unauthenticated("Wrong email or password.")

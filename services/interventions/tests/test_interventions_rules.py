@@ -8,15 +8,15 @@ from fieldwork_common.principal import Principal
 from fieldwork_interventions.domain import rules
 
 TECH = Row(id="t1", company_id="co1")
-CLIENT = Row(id="c1")
+CLIENT = Row(id="c1", company_id="co1")
 EQUIPMENT = Row(id="e1", client_id="c1")
 WORKSHOP = Row(id="k1", location="workshop")
 ADMIN = Principal(user_id="a", role="admin")
 
 
 def assign(principal, technician=TECH, equipment=EQUIPMENT, kind=WORKSHOP, location="workshop",
-           requested="t1", **company):
-    return rules.assign_on_creation(principal, technician=technician, client=CLIENT,
+           requested="t1", client=CLIENT, **company):
+    return rules.assign_on_creation(principal, technician=technician, client=client,
                                     equipment=equipment, intervention_type=kind,
                                     location=location, requested_technician_id=requested, **company)
 
@@ -91,21 +91,29 @@ def test_who_sees_an_intervention(principal, visible):
 
 # --- the company of a new intervention, deactivated records, sites, contracts ----------
 
-def test_an_admin_may_pick_another_company_the_technician_works_for():
-    assert assign(ADMIN, company_id="co2", technician_company_ids=("co2",)).company_id == "co2"
-
-
-def test_an_admin_may_not_pick_a_company_the_technician_does_not_work_for():
+def test_an_intervention_belongs_to_its_clients_company():
+    """Issue 9: a company's staff would otherwise see another company's client."""
+    theirs = Row(id="c2", company_id="co2")
+    assert assign(ADMIN, client=theirs, equipment=Row(id="e2", client_id="c2"),
+                  technician_company_ids=("co2",)).company_id == "co2"
     with pytest.raises(InvalidInput) as caught:
-        assign(ADMIN, company_id="co3", technician_company_ids=("co2",))
-    assert caught.value.details == {"company_id": "co3", "technician_company_ids": ["co1", "co2"]}
+        assign(ADMIN, company_id="co2", technician_company_ids=("co2",))
+    assert caught.value.details == {"company_id": "co2", "client_company_id": "co1"}
 
 
-def test_naming_the_technicians_own_company_is_fine():
+def test_the_technician_must_work_for_the_clients_company():
+    with pytest.raises(InvalidInput) as caught:
+        assign(ADMIN, client=Row(id="c3", company_id="co3"), equipment=Row(id="e3", client_id="c3"),
+               technician_company_ids=("co2",))
+    assert caught.value.details == {"company_id": "co3", "technician_id": "t1",
+                                    "technician_company_ids": ["co1", "co2"]}
+
+
+def test_naming_the_clients_company_is_fine():
     assert assign(ADMIN, company_id="co1").company_id == "co1"
 
 
-def test_a_technician_creates_with_its_own_company():
+def test_a_technician_creates_in_its_clients_company():
     me = Principal(user_id="u", role="technician", technician_id="t1")
     assert assign(me, requested=None).company_id == "co1"
     with pytest.raises(InvalidInput):

@@ -87,7 +87,7 @@ def records():
         "Company": Row(id=IDS["company"], name="Shop", email="shop@example.test", phone=None,
                        address=None, survey_enabled=True, active=True),
         "Client": Row(id=IDS["client"], name="Ann", email="ann@example.test", locale="en",
-                      active=True),
+                      company_id=IDS["company"], active=True),
         "Technician": Row(id=IDS["technician"], name="Tom", email="tom@example.test",
                           company_id=IDS["company"], active=True),
         "Equipment": Row(id=IDS["equipment"], client_id=IDS["client"], kind="laptop", brand="L",
@@ -126,8 +126,22 @@ class ShopDb(FakeDb):
         with super().unit_of_work() as uow:
             uow.session.execute.return_value.scalar_one_or_none.return_value = self.row
             uow.session.get.side_effect = lambda model, key: self.found.get(model.__name__)
+            # what a reference resolves to (access.visible selects one record)
+            uow.session.scalars.side_effect = lambda query: FirstOf(self.found.get(
+                getattr(query.column_descriptions[0].get("entity"), "__name__", None)))
             uow.session.add.side_effect = self.added.append
             yield uow
+
+
+class FirstOf:
+    def __init__(self, row):
+        self.row = row
+
+    def first(self):
+        return self.row
+
+    def all(self):
+        return [self.row] if self.row is not None else []
 
 
 def workflow_for(principal, row=None, **kw):
@@ -267,6 +281,9 @@ def test_a_deactivated_or_unknown_status_is_bad_input():
         service.set_status(IDS["intervention"], IDS["status"])
     with pytest.raises(InvalidInput):
         service.set_status(IDS["intervention"], "not-a-uuid")
+    del found["Status"]
+    with pytest.raises(NotFound):
+        service.set_status(IDS["intervention"], IDS["status"])
     assert db.committed == []
 
 
@@ -376,14 +393,17 @@ def test_a_reassignment_publishes_the_previous_technician():
     assert history(db)[0][0] == "assignment"
 
 
-def test_a_manager_keeps_an_intervention_in_its_company():
+def test_an_intervention_stays_in_its_clients_company_when_reassigned():
+    """A technician who does not work for the client's company is refused
+    (through the gateway a manager does not even see it: 404)."""
     found = records()
     found["Technician"] = Row(id=IDS["other"], name="Nia", email="nia@example.test",
                               company_id=IDS["other"], active=True)
     manager = Principal(user_id="m", role="manager", company_id=IDS["company"])
     service, db = workflow_for(manager, intervention("in_workshop"), found=found)
-    with pytest.raises(Forbidden):
+    with pytest.raises(InvalidInput) as caught:
         service.reassign_intervention(IDS["intervention"], IDS["other"])
+    assert caught.value.details["company_id"] == IDS["company"]
     assert db.committed == []
 
 
@@ -391,7 +411,7 @@ def test_every_workflow_event_carries_exactly_its_documented_keys():
     """EVENT_FIELDS is what docs/asyncapi.yaml documents; each command's
     events carry exactly those keys."""
     from datetime import datetime, timezone
-    from fieldwork_interventions.workflow import EVENT_FIELDS
+    from fieldwork_interventions.changes import EVENT_FIELDS
     published = []
     runs = [
         (ADMIN, None, lambda s: s.create_intervention(IDS["client"], IDS["equipment"], IDS["type"],
@@ -420,7 +440,7 @@ def test_the_asyncapi_document_lists_the_same_keys_all_required():
     from pathlib import Path
 
     import yaml
-    from fieldwork_interventions.workflow import EVENT_FIELDS
+    from fieldwork_interventions.changes import EVENT_FIELDS
     doc = yaml.safe_load((Path(__file__).resolve().parents[3] / "docs" / "asyncapi.yaml").read_text())
     for event_type, fields in EVENT_FIELDS.items():
         message_ref = doc["channels"][event_type]["subscribe"]["message"]["$ref"]

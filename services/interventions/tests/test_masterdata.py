@@ -8,7 +8,7 @@ from nameko.testing.services import worker_factory
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput
 from fieldwork_common.principal import Principal
 from fieldwork_common.testing.fakes import FakeDb
-from fieldwork_interventions import masterdata
+from fieldwork_interventions.rpc import masterdata
 from fieldwork_interventions.domain import masterdata as md
 from fieldwork_interventions.service import InterventionsService
 

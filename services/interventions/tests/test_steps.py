@@ -4,7 +4,7 @@ import itertools
 import pytest
 
 from fieldwork_common.errors import Conflict, InvalidInput
-from fieldwork_interventions.domain import steps
+from fieldwork_interventions.domain import workshop as steps
 
 ALLOWED = {
     ("picked_up", "in_workshop"),

@@ -10,8 +10,8 @@ from fieldwork_common.errors import Forbidden, InvalidInput
 from fieldwork_common.pagination import encode_cursor
 from fieldwork_common.principal import Principal
 from fieldwork_common.testing.fakes import FakeDb
-from fieldwork_interventions import views
-from fieldwork_interventions.domain import tracking
+from fieldwork_interventions.rpc import reads as views
+from fieldwork_interventions.domain import reads as tracking
 from fieldwork_interventions.service import InterventionsService
 
 T0 = datetime(2026, 3, 1, 9, 0, tzinfo=timezone.utc)

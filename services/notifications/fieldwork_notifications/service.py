@@ -295,6 +295,10 @@ class NotificationsService(operations.Operations):
         by company, technician and answer time (from inclusive, to
         exclusive)."""
         company_id = self._summary_scope(company_id)
+        if technician_id is not None and is_uuid(technician_id):
+            # the technician is the interventions service's: resolved there, in
+            # the caller's scope (the principal travels with the call): 404
+            self.interventions.get_technician(technician_id=technician_id)
         query = sa.select(Survey.score, sa.func.count()).where(Survey.status == "answered")
         for key, value, column in (("company_id", company_id, Survey.company_id),
                                    ("technician_id", technician_id, Survey.technician_id)):

@@ -11,8 +11,17 @@ LOCATIONS = ("workshop", "at_home", "on_site")
 LOCALES = ("fr", "en")  # the languages emails are written in
 
 # Workshop steps (Proaxive: prise en charge → en atelier → tests finaux →
-# en attente de retrait → livrée). The first step of a workshop repair.
-FIRST_WORKSHOP_STEP = "picked_up"
+# en attente de retrait → livrée), in order, and the intervention's state
+# once each is reached; the moves between them are domain/workshop.py.
+WORKSHOP_STEPS = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
+STATE_AFTER = {
+    "picked_up": "open",
+    "in_workshop": "open",
+    "final_tests": "open",
+    "awaiting_pickup": "closed",     # "met fin à l'intervention, elle sera donc Fermée"
+    "delivered": "completed",        # "clôture intégralement l'intervention"
+}
+FIRST_WORKSHOP_STEP = WORKSHOP_STEPS[0]
 
 CREATORS = ("admin", "technician")
 
@@ -41,12 +50,12 @@ def assign_on_creation(principal, *, technician, client, equipment, intervention
     """Decide who the intervention belongs to, or refuse.
 
     - only admins and technicians create interventions;
-    - a technician is assigned automatically, with its company, and cannot
-      create one for another technician;
-    - an admin picks the technician; the technician's company is the
-      intervention's company unless the admin picks another company the
-      technician belongs to (`technician_company_ids`);
-    - when multi-company is off, the company is the main company;
+    - a technician is assigned automatically and cannot create one for
+      another technician;
+    - an admin picks the technician;
+    - the intervention belongs to its client's company (the main company
+      when multi-company is off), and its technician must work for that
+      company (its own or one of `technician_company_ids`);
     - client, equipment, type and technician must be active;
     - the equipment must be the client's; the location must be the type's.
     """
@@ -67,34 +76,35 @@ def assign_on_creation(principal, *, technician, client, equipment, intervention
         raise InvalidInput("This equipment does not belong to this client.",
                            {"equipment_id": equipment.id, "client_id": client.id})
     check_location(intervention_type, location)
-    company = assigned_company(principal, technician, company_id, technician_company_ids,
+    company = assigned_company(technician, company_id, technician_company_ids, client.company_id,
                                multi_company, main_company_id)
     return Assignment(technician_id=technician.id, company_id=company)
 
 
-def assigned_company(principal, technician, company_id, technician_company_ids,
+def assigned_company(technician, company_id, technician_company_ids, client_company_id,
                      multi_company=True, main_company_id=None):
-    """The company of an intervention given to `technician`.
+    """The company of an intervention of a client of `client_company_id`,
+    given to `technician` (on creation and on reassignment).
 
-    Multi-company off: the main company. Otherwise the technician's own
-    company, or (an admin's or manager's choice) another company the
-    technician works for. A technician creating for itself takes its own."""
+    Multi-company off: the main company (everything belongs to it).
+    Otherwise the client's company: another one named in `company_id` is
+    refused (its staff would see another company's client), and so is a
+    technician who does not work for it."""
     if not multi_company and main_company_id:
         if company_id and company_id != main_company_id:
             raise InvalidInput("Multi-company is off: everything belongs to the main company.",
                                {"company_id": company_id, "main_company_id": main_company_id})
         return main_company_id
-    if not company_id or company_id == technician.company_id:
-        return technician.company_id
-    if principal is not None and principal.role == "technician":
-        raise InvalidInput("A technician creates interventions with its own company.",
-                           {"company_id": company_id, "technician_company_id": technician.company_id})
-    if company_id not in technician_company_ids:
-        raise InvalidInput("The technician does not work for this company.",
-                           {"company_id": company_id,
+    if company_id and company_id != client_company_id:
+        raise InvalidInput("The client belongs to another company: an intervention stays in its "
+                           "client's company.",
+                           {"company_id": company_id, "client_company_id": client_company_id})
+    if client_company_id not in {technician.company_id, *technician_company_ids}:
+        raise InvalidInput("The technician does not work for the client's company.",
+                           {"company_id": client_company_id, "technician_id": technician.id,
                             "technician_company_ids": sorted({technician.company_id,
                                                               *technician_company_ids})})
-    return company_id
+    return client_company_id
 
 
 def require_active(**records):

@@ -10,9 +10,9 @@ may post JSON `{"score", "comment"}` instead and gets JSON back.
 from flask import render_template, request
 
 from fieldwork_common.errors import Conflict, FieldworkError, Gone, InvalidInput, NotFound
-from fieldwork_gateway import pages, schemas
-from fieldwork_gateway.api import PUBLIC, json_body, load, storable
-from fieldwork_gateway.routes import STAFF, api, call
+from fieldwork_gateway import pages
+from fieldwork_gateway.web import PUBLIC, STAFF, api, call, json_body, load, storable
+from fieldwork_gateway.wings.surveys import schemas
 
 TEXTS = {
     "fr": {

@@ -9,8 +9,7 @@ between them. Plain Python: the service loads the intervention, asks
 from dataclasses import dataclass
 
 from fieldwork_common.errors import Conflict, InvalidInput
-
-STEPS = ("picked_up", "in_workshop", "final_tests", "awaiting_pickup", "delivered")
+from fieldwork_interventions.domain.rules import STATE_AFTER, WORKSHOP_STEPS as STEPS  # noqa: F401
 
 # from → the steps one may go to
 MOVES = {
@@ -19,15 +18,6 @@ MOVES = {
     "final_tests": ("awaiting_pickup", "in_workshop"),
     "awaiting_pickup": ("delivered",),
     "delivered": (),
-}
-
-# the intervention's state once a step is reached
-STATE_AFTER = {
-    "picked_up": "open",
-    "in_workshop": "open",
-    "final_tests": "open",
-    "awaiting_pickup": "closed",     # "met fin à l'intervention, elle sera donc Fermée"
-    "delivered": "completed",        # "clôture intégralement l'intervention"
 }
 
 # the only step in which a status from the catalog may be set or changed

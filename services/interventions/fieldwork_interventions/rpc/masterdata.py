@@ -18,13 +18,15 @@ import sqlalchemy as sa
 from fieldwork_common.rpc import rpc
 
 from fieldwork_common.commands import command
-from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from fieldwork_common.errors import Conflict, Forbidden, InvalidInput
 from fieldwork_common.pagination import page
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.serialize import as_dict
 
 from fieldwork_interventions.domain import masterdata as md
 from fieldwork_interventions.domain import rules
-from fieldwork_interventions.lookups import other_company_ids, referenced, require_admin
+from fieldwork_interventions.access import (
+    LABELS, MODELS, other_company_ids, require_admin, require_global_admin, require_writer,
+    resolve, resolve_filter, scope, technicians_of, visible)
 from fieldwork_interventions.models import (
     Client, Company, Contract, Equipment, Intervention, InterventionType, Settings, Site, Status,
     Technician, technician_companies)
@@ -46,119 +48,10 @@ STATUS_FIELDS = ("id", "label", "colour", "position", "active", "created_at", "v
 SETTINGS_FIELDS = ("multi_company", "main_company_id", "version")
 DELETED_FIELDS = ("id",)
 
-MODELS = {"company": Company, "technician": Technician, "client": Client, "site": Site,
-          "equipment": Equipment, "contract": Contract, "intervention_type": InterventionType,
-          "status": Status}
 FIELDS = {"company": COMPANY_FIELDS, "technician": TECHNICIAN_FIELDS, "client": CLIENT_FIELDS,
           "site": SITE_FIELDS, "equipment": EQUIPMENT_FIELDS, "contract": CONTRACT_FIELDS,
           "intervention_type": TYPE_FIELDS, "status": STATUS_FIELDS}
-LABELS = {"company": "Company", "technician": "Technician", "client": "Client", "site": "Site",
-          "equipment": "Equipment", "contract": "Contract", "intervention_type": "Intervention type",
-          "status": "Status"}
 
-
-# --- who sees what ---------------------------------------------------------------
-
-def _technician_company_ids(session, technician_id):
-    """The companies a technician works for (its own and the others)."""
-    if not technician_id or not is_uuid(technician_id):
-        return []
-    primary = session.scalar(sa.select(Technician.company_id).where(Technician.id == technician_id))
-    return [c for c in [primary, *other_company_ids(session, technician_id)] if c]
-
-
-def _company_cond(principal, session, column):
-    """Records of a company `column` the caller may read (admins, managers,
-    technicians); None = no restriction."""
-    p = principal
-    if p is None:  # an internal call: trusted
-        return None
-    if p.role == "admin":
-        return None if p.company_id is None else column == p.company_id
-    if p.role == "manager":
-        return column == p.company_id if p.company_id else sa.false()
-    if p.role == "technician":
-        return column.in_(_technician_company_ids(session, p.technician_id))
-    return sa.false()
-
-
-def _technicians_of(company_column_value):
-    return sa.or_(Technician.company_id == company_column_value,
-                  Technician.id.in_(sa.select(technician_companies.c.technician_id)
-                                    .where(technician_companies.c.company_id == company_column_value)))
-
-
-def scope(kind, principal, session):
-    """The SQL condition for the records of `kind` the caller may read
-    (None: all of them)."""
-    p = principal
-    if kind in ("intervention_type", "status"):
-        return None
-    if kind == "company":
-        if p is not None and p.role == "client":
-            return sa.false()
-        return _company_cond(p, session, Company.id)
-    if kind == "technician":
-        if p is None:
-            return None
-        if p.role == "technician":
-            return Technician.id == p.technician_id
-        if p.role == "admin" and p.company_id is None:
-            return None
-        if p.role in ("admin", "manager") and p.company_id:
-            return _technicians_of(p.company_id)
-        return sa.false()
-    if kind == "contract":
-        if p is not None and p.role == "client":
-            return Contract.client_id == p.client_id
-        if p is not None and p.role == "technician":
-            return sa.false()
-        return _company_cond(p, session, Contract.company_id)
-    if kind == "client":
-        if p is not None and p.role == "client":
-            return Client.id == p.client_id
-        return _company_cond(p, session, Client.company_id)
-    model = MODELS[kind]  # site, equipment: through their client
-    if p is not None and p.role == "client":
-        return model.client_id == p.client_id
-    cond = _company_cond(p, session, Client.company_id)
-    return None if cond is None else model.client_id.in_(sa.select(Client.id).where(cond))
-
-
-def _visible(session, principal, kind, object_id, lock=False):
-    """The record, or NotFound when it does not exist or the caller may not see it."""
-    model = MODELS[kind]
-    found = None
-    if is_uuid(object_id):
-        query = sa.select(model).where(model.id == object_id)
-        cond = scope(kind, principal, session)
-        if cond is not None:
-            query = query.where(cond)
-        if lock:
-            query = query.with_for_update()
-        found = session.scalars(query).first()
-    if found is None:
-        raise NotFound(f"{LABELS[kind]} not found.", {f"{kind}_id": object_id})
-    return found
-
-
-def _require_global_admin(principal):
-    require_admin(principal)
-    if principal.company_id is not None:
-        raise Forbidden("Only an admin of the whole platform may do this.")
-
-
-def _require_writer(principal):
-    if principal is None or principal.role != "admin":
-        raise Forbidden("Only an admin may do this.")
-
-
-def _active_reference(session, model, object_id, field):
-    """A reference in a command: it must exist (400) and not be deactivated (400)."""
-    obj = referenced(session, model, object_id, field)
-    if getattr(obj, "active", True) is False:
-        raise InvalidInput(f"{field} names a deactivated {model.__name__}.", {field: object_id})
-    return obj
 
 
 # --- records ----------------------------------------------------------------------
@@ -235,7 +128,7 @@ class MasterData:
 
     def _get(self, kind, object_id):
         with self.db.session() as session:
-            return record(session, kind, _visible(session, self.principal, kind, object_id))
+            return record(session, kind, visible(session, self.principal, kind, object_id))
 
     def _created(self, uow, kind, obj):
         uow.session.add(obj)
@@ -247,10 +140,10 @@ class MasterData:
     def _update(self, uow, kind, object_id, version, changes, check=None):
         """PATCH: lock the row, check who, what and the version, apply,
         publish <kind>.updated with the full record."""
-        _require_writer(self.principal)
+        require_writer(self.principal)
         md.check_changes(kind, changes)
         s = uow.session
-        obj = _visible(s, self.principal, kind, object_id, lock=True)
+        obj = visible(s, self.principal, kind, object_id, lock=True)
         self._may_write(kind, obj)
         md.check_version(kind, obj.version, version)
         changes = dict(changes)
@@ -273,13 +166,13 @@ class MasterData:
         elif kind in ("technician", "client", "contract"):
             require_admin(p, obj.company_id)
         elif kind in ("intervention_type", "status"):
-            _require_global_admin(p)
+            require_global_admin(p)
         # site, equipment: visible to the admin = of its company
 
     def _delete(self, uow, kind, object_id):
-        _require_writer(self.principal)
+        require_writer(self.principal)
         s = uow.session
-        obj = _visible(s, self.principal, kind, object_id, lock=True)
+        obj = visible(s, self.principal, kind, object_id, lock=True)
         self._may_write(kind, obj)
         md.check_deletable(kind, references(s, kind, obj))
         if kind == "technician":
@@ -318,12 +211,13 @@ class MasterData:
             conds.append(sa.func.lower(column).contains(q.lower(), autoescape=True))
         return conds
 
-    @staticmethod
-    def _id_filter(column, value, field):
+    def _id_filter(self, kind, column, value, field):
+        """A list's filter on an id, resolved in the caller's scope (404 for
+        another company's record, as in a body)."""
         if value is None:
             return []
-        if not is_uuid(value):
-            raise InvalidInput(f"{field} must be a UUID.", {field: value})
+        with self.db.session() as session:
+            resolve_filter(session, self.principal, kind, value, field)
         return [column == value]
 
     # --- companies -------------------------------------------------------------
@@ -332,7 +226,7 @@ class MasterData:
     @command
     def create_company(self, uow, name, email=None, phone=None, address=None, survey_enabled=False):
         """Global admin. Publishes company.created (the full record)."""
-        _require_global_admin(self.principal)
+        require_global_admin(self.principal)
         company = Company(name=name, email=email, phone=phone, address=address,
                           survey_enabled=_bool("survey_enabled", survey_enabled) or False,
                           active=True, version=1)
@@ -373,9 +267,9 @@ class MasterData:
         if not isinstance(others, (list, tuple)):
             raise InvalidInput("company_ids must be a list of company ids.", {"company_ids": others})
         for company_id in {primary, *others}:
+            resolve(s, self.principal, "company", company_id,
+                    "company_id" if company_id == primary else "company_ids")
             require_admin(self.principal, company_id)
-            _active_reference(s, Company, company_id, "company_id" if company_id == primary
-                              else "company_ids")
 
     def _set_other_companies(self, s, technician_id, primary, others):
         s.execute(sa.delete(technician_companies)
@@ -390,7 +284,7 @@ class MasterData:
     def create_technician(self, uow, name, email, company_id, phone=None, company_ids=None):
         """Admin of its companies. `company_ids`: the other companies it also
         works for. Publishes technician.created."""
-        require_admin(self.principal, company_id)
+        require_writer(self.principal)
         s = uow.session
         others = list(company_ids or [])
         self._check_companies(s, company_id, others)
@@ -430,8 +324,8 @@ class MasterData:
     def list_technicians(self, company_id=None, active=None, q=None, limit=None, after=None):
         filters = self._common_filters(Technician, active, q)
         if company_id is not None:
-            self._id_filter(Technician.company_id, company_id, "company_id")
-            filters.append(_technicians_of(company_id))
+            self._id_filter("company", Technician.company_id, company_id, "company_id")
+            filters.append(technicians_of(company_id))
         return self._list("technician", filters, limit, after)
 
     # --- clients ---------------------------------------------------------------
@@ -440,10 +334,11 @@ class MasterData:
     @command
     def create_client(self, uow, name, email, company_id, locale="fr", phone=None, address=None):
         """Admin of its company. Publishes client.created."""
-        require_admin(self.principal, company_id)
+        require_writer(self.principal)
         if locale not in rules.LOCALES:
             raise InvalidInput("Unknown locale.", {"locale": locale, "allowed": list(rules.LOCALES)})
-        _active_reference(uow.session, Company, company_id, "company_id")
+        resolve(uow.session, self.principal, "company", company_id, "company_id")
+        require_admin(self.principal, company_id)
         client = Client(name=name, email=email, company_id=company_id, locale=locale, phone=phone,
                         address=address, active=True, version=1)
         return self._created(uow, "client", client)
@@ -470,7 +365,7 @@ class MasterData:
     @rpc
     def list_clients(self, company_id=None, active=None, q=None, limit=None, after=None):
         filters = self._common_filters(Client, active, q)
-        filters += self._id_filter(Client.company_id, company_id, "company_id")
+        filters += self._id_filter("company", Client.company_id, company_id, "company_id")
         return self._list("client", filters, limit, after)
 
     # --- sites -----------------------------------------------------------------
@@ -478,8 +373,8 @@ class MasterData:
     def _client_for_write(self, s, client_id):
         """The client a new site, equipment or contract belongs to: it must
         exist, be active, and be of a company the admin manages."""
-        _require_writer(self.principal)
-        client = _active_reference(s, Client, client_id, "client_id")
+        require_writer(self.principal)
+        client = resolve(s, self.principal, "client", client_id, "client_id")
         require_admin(self.principal, client.company_id)
         return client
 
@@ -508,16 +403,15 @@ class MasterData:
     @rpc
     def list_sites(self, client_id=None, active=None, q=None, limit=None, after=None):
         filters = self._common_filters(Site, active, q)
-        filters += self._id_filter(Site.client_id, client_id, "client_id")
+        filters += self._id_filter("client", Site.client_id, client_id, "client_id")
         return self._list("site", filters, limit, after)
 
     # --- equipment -------------------------------------------------------------
 
-    @staticmethod
-    def _site_of(s, client_id, site_id):
+    def _site_of(self, s, client_id, site_id):
         if site_id is None:
             return None
-        site = _active_reference(s, Site, site_id, "site_id")
+        site = resolve(s, self.principal, "site", site_id, "site_id")
         if site.client_id != client_id:
             raise InvalidInput("This site is not one of the equipment's client's.",
                                {"site_id": site_id, "client_id": client_id})
@@ -557,8 +451,8 @@ class MasterData:
     @rpc
     def list_equipment(self, client_id=None, site_id=None, active=None, limit=None, after=None):
         filters = self._common_filters(Equipment, active)
-        filters += self._id_filter(Equipment.client_id, client_id, "client_id")
-        filters += self._id_filter(Equipment.site_id, site_id, "site_id")
+        filters += self._id_filter("client", Equipment.client_id, client_id, "client_id")
+        filters += self._id_filter("site", Equipment.site_id, site_id, "site_id")
         return self._list("equipment", filters, limit, after)
 
     # --- contracts -------------------------------------------------------------
@@ -572,8 +466,11 @@ class MasterData:
         s = uow.session
         client = self._client_for_write(s, client_id)
         company_id = company_id or client.company_id
+        resolve(s, self.principal, "company", company_id, "company_id")
+        if company_id != client.company_id:
+            raise InvalidInput("A contract belongs to its client's company.",
+                               {"company_id": company_id, "client_company_id": client.company_id})
         require_admin(self.principal, company_id)
-        _active_reference(s, Company, company_id, "company_id")
         starts_on, ends_on = md.a_date("starts_on", starts_on), md.a_date("ends_on", ends_on)
         md.check_period(starts_on, ends_on)
         contract = Contract(client_id=client_id, company_id=company_id, reference=reference,
@@ -604,9 +501,9 @@ class MasterData:
     def set_contract_state(self, uow, contract_id, state, version=None):
         """draft → validated → active → ended; any other move is a Conflict
         naming the allowed ones. Publishes contract.updated."""
-        _require_writer(self.principal)
+        require_writer(self.principal)
         s = uow.session
-        contract = _visible(s, self.principal, "contract", contract_id, lock=True)
+        contract = visible(s, self.principal, "contract", contract_id, lock=True)
         self._may_write("contract", contract)
         if version is not None:
             md.check_version("contract", contract.version, version)
@@ -626,7 +523,7 @@ class MasterData:
     def list_contracts(self, client_id=None, state=None, billable=None, active=None, limit=None,
                        after=None):
         filters = self._common_filters(Contract, active)
-        filters += self._id_filter(Contract.client_id, client_id, "client_id")
+        filters += self._id_filter("client", Contract.client_id, client_id, "client_id")
         if state is not None:
             if state not in md.CONTRACT_STATES:
                 raise InvalidInput("Unknown contract state.",
@@ -650,7 +547,7 @@ class MasterData:
     @command
     def create_intervention_type(self, uow, name, location):
         """Global admin. Publishes intervention_type.created."""
-        _require_global_admin(self.principal)
+        require_global_admin(self.principal)
         kind = InterventionType(name=name, location=self._location(location), active=True, version=1)
         return self._created(uow, "intervention_type", kind)
 
@@ -689,7 +586,7 @@ class MasterData:
     @command
     def create_status(self, uow, label, colour="#808080", position=0, active=True):
         """Global admin: the catalog of statuses. Publishes status.created."""
-        _require_global_admin(self.principal)
+        require_global_admin(self.principal)
         if isinstance(position, bool) or not isinstance(position, int):
             raise InvalidInput("position must be an integer.", {"position": position})
         status = Status(label=label, colour=md.colour(colour), position=position,
@@ -745,11 +642,11 @@ class MasterData:
     def update_settings(self, uow, multi_company, main_company_id=None, version=None):
         """Global admin. Multi-company off needs a main company. Publishes
         settings.updated."""
-        _require_global_admin(self.principal)
+        require_global_admin(self.principal)
         md.check_settings(multi_company, main_company_id)
         s = uow.session
         if main_company_id is not None:
-            _active_reference(s, Company, main_company_id, "main_company_id")
+            resolve(s, self.principal, "company", main_company_id, "main_company_id")
         settings = s.get(Settings, 1, with_for_update=True)
         if version is not None:
             md.check_version("settings", settings.version, version)

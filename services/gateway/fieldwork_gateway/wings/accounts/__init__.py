@@ -1,4 +1,3 @@
 """Accounts and access: logins, sessions, one-time links, throttling,
 audit (the gateway's own database). `rules` decides, `store` keeps,
 `routes` translates HTTP."""
-from fieldwork_gateway.accounts.store import Accounts, users  # noqa: F401

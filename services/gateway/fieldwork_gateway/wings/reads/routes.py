@@ -7,9 +7,9 @@ from flask import Response, current_app, render_template
 
 from fieldwork_common import config
 from fieldwork_common.errors import NotFound
-from fieldwork_gateway import pages, schemas
-from fieldwork_gateway.api import PUBLIC
-from fieldwork_gateway.routes import ALL, api, call
+from fieldwork_gateway import pages
+from fieldwork_gateway.web import ALL, PUBLIC, api, call
+from fieldwork_gateway.wings.reads import schemas
 
 FEED_ROLES = ("admin", "manager", "technician")
 

@@ -1,7 +1,11 @@
-"""Routes declared once, with what each needs: who may call it, the body it
-takes, what it answers. From that one declaration come the Flask view
-(authentication, role check, body validation), the OpenAPI document and the
-authorization table the tests walk.
+"""What every wing's routes stand on.
+
+Routes are declared once, with what each needs: who may call it, the body
+it takes, what it answers. From that one declaration come the Flask view
+(authentication, role check, body validation), the OpenAPI document and
+the authorization table the tests walk. `api` is the one declaration of
+every wing; `call` reaches a service with the caller's principal; versions
+travel as ETag / If-Match.
 """
 import hashlib
 import json
@@ -12,7 +16,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, jsonify, request
 from marshmallow import ValidationError
 
-from fieldwork_common.errors import Forbidden, InvalidInput
+from fieldwork_common.errors import Forbidden, InvalidInput, PreconditionRequired
 from fieldwork_gateway.auth import claims_from_header
 
 PUBLIC = None  # roles=PUBLIC: no token needed
@@ -33,6 +37,7 @@ class Route:
     query: type | None = None
     description: str = ""
     errors: dict = field(default_factory=dict)  # statuses beyond the usual ones: {429: "why"}
+    platform: bool = False  # admins of the whole platform only (no company): operations
 
 
 class Api:
@@ -40,7 +45,7 @@ class Api:
         self.routes = []
 
     def route(self, path, method, *, summary, roles, body=None, response=None, status=200,
-              tag="default", query=None, description="", errors=None):
+              tag="default", query=None, description="", errors=None, platform=False):
         def decorator(view):
             params = tuple(part[1:-1].split(":")[-1] for part in path.split("/")
                            if part.startswith("<"))
@@ -48,7 +53,7 @@ class Api:
                           summary=summary, roles=roles, body=body, response=response,
                           status=status, tag=tag, path_params=params, query=query,
                           description=description or (view.__doc__ or "").strip(),
-                          errors=dict(errors or {}))
+                          errors=dict(errors or {}), platform=platform)
             self.routes.append(route)
             route.view = _wrap(route, view)
             return view
@@ -70,6 +75,10 @@ def _wrap(route, view):
             if g.principal.role not in route.roles:
                 raise Forbidden(f"The role '{g.principal.role}' may not do this.",
                                 {"allowed_roles": list(route.roles)})
+            if route.platform and g.principal.company_id is not None:
+                # operations see every company's events and emails
+                raise Forbidden("Only an admin of the whole platform (no company) may do this.",
+                                {"allowed_roles": list(route.roles), "platform": True})
         else:
             g.principal = None
         kwargs = dict(path_args)
@@ -152,3 +161,65 @@ def load(schema, data, where="body"):
         return schema.load(data)
     except ValidationError as exc:
         raise InvalidInput("Some fields are invalid.", {"fields": exc.messages}) from None
+
+
+api = Api()
+
+ALL = ("admin", "manager", "technician", "client")
+STAFF = ("admin", "manager")
+ADMIN = ("admin",)
+WORKERS = ("admin", "manager", "technician")  # who moves an intervention along
+SERVICES = ("requests", "interventions", "timeclock", "notifications")
+
+
+CORRELATION_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def correlation_id():
+    """The caller's X-Correlation-Id when it is a sane token, else none (the
+    pool makes one): it ends up in every event's envelope."""
+    value = request.headers.get("X-Correlation-Id", "")
+    return value if CORRELATION_ID.fullmatch(value) else None
+
+
+def rpc(principal=None):
+    """The caller's proxy to the cluster for this request."""
+    key, request_hash = g.get("idempotency") or (None, None)
+    return current_app.extensions["rpc"].cluster(
+        principal if principal is not None else g.principal, correlation_id=correlation_id(),
+        idempotency_key=key, request_hash=request_hash)
+
+
+def call(service, method, **kwargs):
+    with rpc() as cluster:
+        return getattr(cluster[service], method)(**kwargs)
+
+
+
+def expected_version(from_body):
+    header = request.headers.get("If-Match")
+    if header is not None:
+        try:
+            from_header = int(header.strip().removeprefix("W/").strip('"'))
+        except ValueError:
+            raise InvalidInput("If-Match must be the ETag of the resource.", {"header": "If-Match"}) from None
+        if from_body is not None and from_body != from_header:
+            raise InvalidInput("If-Match and version disagree.", {"if_match": from_header, "version": from_body})
+        return from_header
+    if from_body is None:
+        raise PreconditionRequired("Send the version you read: an If-Match header or a version field.",
+                                   {"header": "If-Match"})
+    return from_body
+
+
+def with_etag(resource):
+    response = jsonify(resource)
+    response.headers["ETag"] = f'"{resource["version"]}"'
+    return response, 200
+
+
+def optional_version():
+    """The If-Match version when one is sent (a stale one answers 409), else None."""
+    if request.headers.get("If-Match") is None:
+        return None
+    return expected_version(None)

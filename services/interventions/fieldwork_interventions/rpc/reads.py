@@ -1,4 +1,4 @@
-"""Read-side RPCs over interventions: lists with filters and cursor
+"""The reads wing: read-side RPCs over interventions: lists with filters and cursor
 pagination, the calendar and its ICS feeds, the client's tracking (by
 login or by an unguessable token).
 
@@ -21,11 +21,12 @@ from fieldwork_common.pagination import clamp_limit, decode_cursor, page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import is_uuid, parse_instant
 
-from fieldwork_interventions.domain import rules, steps, tracking
-from fieldwork_interventions.lookups import sees_company
+from fieldwork_interventions.access import resolve, resolve_filter, sees_company, visibility
+from fieldwork_interventions.changes import INTERVENTION_FIELDS
+from fieldwork_interventions.domain import reads as tracking
+from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import (
     AccessToken, Client, Company, Equipment, HistoryEntry, Intervention, Status, Technician)
-from fieldwork_interventions.workflow import INTERVENTION_FIELDS
 
 STATES = ("open", "closed", "completed")
 MAX_CALENDAR_DAYS = 366
@@ -34,39 +35,11 @@ FEED_KINDS = {"technician": tracking.CALENDAR_TECHNICIAN, "company": tracking.CA
 PICKUP_LABELS = {"pickup": "Retrait", "delivery": "Livraison", None: "Retrait"}
 
 
-def visibility(principal):
-    """The conditions the caller's role puts on the interventions it may
-    list: a client its own, a technician those assigned to it, a manager
-    its company's, an admin of one company that company's, a global admin
-    (or an internal call) all."""
-    if principal is None:
-        return []
-    if principal.role == "admin":
-        return [] if principal.company_id is None else [Intervention.company_id == principal.company_id]
-    column = {"manager": (Intervention.company_id, principal.company_id),
-              "technician": (Intervention.technician_id, principal.technician_id),
-              "client": (Intervention.client_id, principal.client_id)}.get(principal.role)
-    if column is None:
-        raise Forbidden(f"The role '{principal.role}' may not list interventions.")
-    col, value = column
-    if value is None:  # a login not linked to its record sees nothing
-        return [sa.false()]
-    return [col == value]
-
-
 def moment(value, field):
     """An aware datetime in UTC from an RFC 3339 string (or None)."""
     if value is None:
         return None
     return parse_instant(value, field)
-
-
-def id_filter(value, field):
-    if value is None:
-        return None
-    if not is_uuid(value):
-        raise InvalidInput(f"{field} is not an id.", {field: value})
-    return str(value)
 
 
 def one_of(value, allowed, field):
@@ -94,8 +67,19 @@ def _known_token(session, token, kinds):
     return row
 
 
-class Views:
+class Reads:
     """Mixed into InterventionsService (needs `db` and `principal`)."""
+
+    def _id_filters(self, filters):
+        """The conditions of a list's id filters, each resolved in the
+        caller's scope first (another company's record: 404, as in a body).
+        `filters`: (kind, column, value, field)."""
+        given = [f for f in filters if f[2] is not None]
+        if not given:
+            return []
+        with self.db.session() as session:
+            return [column == resolve_filter(session, self.principal, kind, value, field)
+                    for kind, column, value, field in given]
 
     # --- lists ------------------------------------------------------------------
 
@@ -105,12 +89,11 @@ class Views:
         """Newest first, a page at a time; filters combine with AND and with
         what the caller may see. `created_from` ≤ created_at < `created_to`."""
         conditions = visibility(self.principal)
-        for column, value, field in ((Intervention.company_id, company_id, "company_id"),
-                                     (Intervention.technician_id, technician_id, "technician_id"),
-                                     (Intervention.client_id, client_id, "client_id")):
-            if id_filter(value, field) is not None:
-                conditions.append(column == value)
-        if one_of(step, steps.STEPS, "step") is not None:
+        conditions += self._id_filters((("company", Intervention.company_id, company_id, "company_id"),
+                                        ("technician", Intervention.technician_id, technician_id,
+                                         "technician_id"),
+                                        ("client", Intervention.client_id, client_id, "client_id")))
+        if one_of(step, rules.WORKSHOP_STEPS, "step") is not None:
             conditions.append(Intervention.step == step)
         if one_of(state, STATES, "state") is not None:
             conditions.append(Intervention.state == state)
@@ -119,7 +102,7 @@ class Views:
             conditions.append(Intervention.created_at >= start)
         if end is not None:
             conditions.append(Intervention.created_at < end)
-        if step is not None and state is not None and steps.STATE_AFTER[step] != state:
+        if step is not None and state is not None and rules.STATE_AFTER[step] != state:
             # the state follows from the step: nothing can match (and the
             # database would scan every row of the one to find none)
             clamp_limit(limit)
@@ -145,10 +128,9 @@ class Views:
                                {"from": rfc3339(start), "to": rfc3339(end),
                                 "max_days": MAX_CALENDAR_DAYS})
         conditions = visibility(self.principal)
-        if id_filter(technician_id, "technician_id") is not None:
-            conditions.append(Intervention.technician_id == technician_id)
-        if id_filter(company_id, "company_id") is not None:
-            conditions.append(Intervention.company_id == company_id)
+        conditions += self._id_filters((("technician", Intervention.technician_id, technician_id,
+                                         "technician_id"),
+                                        ("company", Intervention.company_id, company_id, "company_id")))
         with self.db.session() as session:
             rows = session.execute(
                 _appointments().where(Intervention.pickup_at >= start, Intervention.pickup_at < end,
@@ -170,20 +152,13 @@ class Views:
                                {"technician_id": technician_id, "company_id": company_id})
         s = uow.session
         if technician_id:
-            technician = s.get(Technician, technician_id) if is_uuid(technician_id) else None
-            allowed = technician is not None and (
-                p.technician_id == technician.id if p.role == "technician"
-                else sees_company(p, technician.company_id))
-            if not allowed:
-                raise NotFound("Technician not found.", {"technician_id": technician_id})
+            technician = resolve(s, p, "technician", technician_id, "technician_id", active=False)
             kind, subject_id = "technician", technician.id
         else:
             if p.role == "technician":
                 raise Forbidden("A technician subscribes only to its own calendar.",
                                 {"company_id": company_id})
-            company = s.get(Company, company_id) if is_uuid(company_id) else None
-            if company is None or not sees_company(p, company.id):
-                raise NotFound("Company not found.", {"company_id": company_id})
+            company = resolve(s, p, "company", company_id, "company_id", active=False)
             kind, subject_id = "company", company.id
         token = tracking.new_token()
         s.add(AccessToken(token_hash=tracking.token_hash(token), kind=FEED_KINDS[kind],

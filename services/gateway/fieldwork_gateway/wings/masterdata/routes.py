@@ -10,15 +10,12 @@ caller may not see answers 404.
 """
 from datetime import date
 
-import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, request
 
-from fieldwork_common.db import translate_db_errors
 from fieldwork_common.errors import Conflict
 from fieldwork_common.serialize import is_uuid
-from fieldwork_gateway import accounts, schemas
-from fieldwork_gateway.intervention_routes import expected_version, with_etag
-from fieldwork_gateway.routes import ADMIN, ALL, STAFF, api, call
+from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, with_etag
+from fieldwork_gateway.wings.masterdata import schemas
 
 READERS = {
     "company": ("admin", "manager", "technician"),
@@ -45,9 +42,7 @@ def refuse_if_a_login_uses(kind, object_id):
     column = LOGIN_LINKS.get(kind)
     if column is None or not is_uuid(object_id):
         return
-    with translate_db_errors(), current_app.extensions["accounts"].engine.connect() as conn:
-        count = conn.execute(sa.select(sa.func.count()).select_from(accounts.users)
-                             .where(accounts.users.c[column] == object_id)).scalar()
+    count = current_app.extensions["accounts"].logins_linked_to(column, object_id)
     if count:
         raise Conflict(f"Logins belong to this {kind} and it cannot be deleted; deactivate it "
                        "instead (PATCH with {\"active\": false}).",
@@ -165,7 +160,6 @@ def set_contract_state(contract_id, body):
     must be the current one. Publishes `contract.updated`."""
     version = body.get("version")
     if version is None:
-        from flask import request
         if request.headers.get("If-Match") is not None:
             version = expected_version(None)
     return with_etag(call("interventions", "set_contract_state", contract_id=contract_id,

@@ -27,7 +27,7 @@ from fieldwork_common.errors import (Conflict, Gone, InvalidInput, NotFound, Too
 from fieldwork_common.pagination import page
 from fieldwork_common.principal import Principal
 from fieldwork_common.serialize import is_uuid, plain
-from fieldwork_gateway.accounts import rules
+from fieldwork_gateway.wings.accounts import rules
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,10 @@ class Accounts:
         if self._pid != os.getpid():
             with self._lock:
                 if self._pid != os.getpid():
-                    self._engine = create_engine(self.database_url, pool_size=8, max_overflow=4,
+                    # every authenticated call reads its session (about 1 ms):
+                    # a few kept connections serve a process's 8 threads; more
+                    # open only under a burst, and close after it
+                    self._engine = create_engine(self.database_url, pool_size=3, max_overflow=6,
                                                  pool_pre_ping=True)
                     self._pid = os.getpid()
         return self._engine
@@ -237,6 +240,13 @@ class Accounts:
     def get_user(self, caller, user_id):
         with translate_db_errors(), self.engine.connect() as conn:
             return public(_visible_user(conn, caller, user_id))
+
+    def logins_linked_to(self, column, object_id):
+        """How many logins carry this company, technician or client id
+        (master data refuses to delete what a login points at)."""
+        with translate_db_errors(), self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(users)
+                                .where(users.c[column] == object_id)).scalar()
 
     def own_user(self, user_id):
         with translate_db_errors(), self.engine.connect() as conn:
@@ -590,6 +600,7 @@ class Accounts:
         if kind is not None:
             query = query.where(audit_events.c.kind == kind)
         if user_id is not None:
+            self.get_user(caller, user_id)  # in the caller's scope (404), like every id filter
             query = query.where(audit_events.c.user_id == user_id)
         if date_from is not None:
             query = query.where(audit_events.c.at >= date_from)

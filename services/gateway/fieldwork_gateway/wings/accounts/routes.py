@@ -15,11 +15,10 @@ from flask import current_app, g, render_template, request
 
 from fieldwork_common.errors import Conflict, FieldworkError, Gone, InvalidInput, NotFound
 from fieldwork_gateway import pages
-from fieldwork_gateway.accounts import rules, schemas
-from fieldwork_gateway.api import PUBLIC, storable
+from fieldwork_gateway.wings.accounts import rules, schemas
 from fieldwork_gateway.auth import issue_token
-from fieldwork_gateway.intervention_routes import expected_version, with_etag
-from fieldwork_gateway.routes import ADMIN, ALL, STAFF, api, call
+from fieldwork_gateway.web import (ADMIN, ALL, PUBLIC, STAFF, api, call, expected_version, storable,
+                                   with_etag)
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +269,8 @@ def _resolved(caller, state):
     and what the invitation email says of the company."""
     state = dict(state)
     company = None
+    if state.get("company_id"):  # named by the caller: in its scope first (404)
+        company = call("interventions", "get_company", company_id=state["company_id"])
     for link, method, label in (("client_id", "get_client", "client"),
                                 ("technician_id", "get_technician", "technician")):
         if state.get(link):
@@ -283,7 +284,8 @@ def _resolved(caller, state):
             if link == "client_id" and not state.get("locale"):
                 state["locale"] = linked.get("locale") or "fr"
     if state.get("company_id"):
-        company = call("interventions", "get_company", company_id=state["company_id"])
+        if company is None or company["id"] != state["company_id"]:
+            company = call("interventions", "get_company", company_id=state["company_id"])
         if not company.get("active", True) and state["role"] in ("admin", "manager"):
             raise InvalidInput("company_id names a deactivated company.",
                                {"company_id": state["company_id"]})

@@ -2,9 +2,9 @@
 has a length limit."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.accounts import rules
-from fieldwork_gateway.accounts.store import AUDIT_KINDS
-from fieldwork_gateway.schemas import LOCALES, Id, Instant, page_of, version_field
+from fieldwork_gateway.wings.accounts import rules
+from fieldwork_gateway.wings.accounts.store import AUDIT_KINDS
+from fieldwork_gateway.fields import LOCALES, Id, Instant, page_of, version_field
 
 PASSWORD = validate.Length(min=1, max=rules.MAX_PASSWORD_LENGTH)
 SECRET = validate.Length(min=1, max=200)

@@ -1,0 +1,1 @@
+"""The service's RPCs, one mixin per wing (domain/<wing>.py holds its rules)."""
