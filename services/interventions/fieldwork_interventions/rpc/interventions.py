@@ -10,7 +10,8 @@ from fieldwork_common.serialize import as_dict, is_uuid
 from fieldwork_interventions.access import (other_company_ids, resolve, resolve_optional,
                                             sees_company)
 from fieldwork_interventions.changes import (
-    CLIENT_CONTACT, HISTORY_FIELDS, INTERVENTION_FIELDS, TECHNICIAN_CONTACT, InterventionChanges, now)
+    CLIENT_CONTACT, HISTORY_FIELDS, INTERVENTION_FIELDS, TECHNICIAN_CONTACT, Change,
+    InterventionChanges, now)
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import Client, Company, HistoryEntry, Intervention
 
@@ -92,25 +93,22 @@ class Interventions(InterventionChanges):
         editable fields. `version` must be the current one (optimistic
         concurrency): a stale version is a Conflict, never a lost update.
         Publishes intervention.updated; history kind "fields"."""
-        s = uow.session
-        intervention = self._locked(s, intervention_id)
-        if self.principal.role == "client":
-            raise Forbidden("A client cannot change an intervention.")
-        unknown = set(changes) - set(rules.EDITABLE_FIELDS)
-        if unknown:
-            raise InvalidInput("These fields cannot be changed here.", {"fields": sorted(unknown)})
-        if not changes:
-            raise InvalidInput("Nothing to change.", {"editable": list(rules.EDITABLE_FIELDS)})
-        before = {name: getattr(intervention, name) for name in changes}
-        for name, value in changes.items():
-            setattr(intervention, name, value)
-        self._changed(s, intervention, "fields", {"before": before, "after": dict(changes)}, now(),
-                      expected_version=version)
-        result = as_dict(intervention, INTERVENTION_FIELDS)
-        uow.publish("intervention.updated", intervention.id,
-                    {"id": intervention.id, "version": intervention.version, "changes": changes,
-                     "updated_by": self.principal.user_id})
-        return result
+        def decide(s, intervention):
+            if self.principal.role == "client":
+                raise Forbidden("A client cannot change an intervention.")
+            unknown = set(changes) - set(rules.EDITABLE_FIELDS)
+            if unknown:
+                raise InvalidInput("These fields cannot be changed here.", {"fields": sorted(unknown)})
+            if not changes:
+                raise InvalidInput("Nothing to change.", {"editable": list(rules.EDITABLE_FIELDS)})
+            before = {name: getattr(intervention, name) for name in changes}
+            for name, value in changes.items():
+                setattr(intervention, name, value)
+            return Change("fields", {"before": before, "after": dict(changes)},
+                          events=lambda i: [("intervention.updated", {
+                              "id": i.id, "version": i.version, "changes": changes,
+                              "updated_by": self.principal.user_id})])
+        return self._change(uow, intervention_id, decide, version)
 
     @rpc
     def get_intervention(self, intervention_id):
@@ -128,30 +126,28 @@ class Interventions(InterventionChanges):
         """Admin, or the manager of its company: give it to another
         technician, who must work for the client's company (the intervention
         stays in it). Publishes intervention.assigned."""
-        s = uow.session
-        intervention = self._locked(s, intervention_id)
-        if not rules.can_manage_intervention(self.principal, intervention):
-            raise Forbidden("Only an admin or the company's manager reassigns an intervention.")
-        technician = resolve(s, self.principal, "technician", technician_id, "technician_id")
-        resolve_optional(s, self.principal, "company", company_id, "company_id", active=False)
-        client = s.get(Client, intervention.client_id)
-        company = self._company_for(s, technician, company_id, client.company_id)
-        rules.require_active(company=s.get(Company, company))
-        if not sees_company(self.principal, company):
-            raise Forbidden("You may not give an intervention to another company.",
-                            {"company_id": company})
-        if technician.id == intervention.technician_id and company == intervention.company_id:
-            return as_dict(intervention, INTERVENTION_FIELDS)  # nothing changes
-        previous_technician, previous_company = intervention.technician_id, intervention.company_id
-        intervention.technician_id, intervention.company_id = technician.id, company
-        at = now()
-        self._changed(s, intervention, "assignment", {
-            "from_technician_id": previous_technician, "to_technician_id": technician.id,
-            "from_company_id": previous_company, "to_company_id": company}, at,
-            expected_version=version)
-        uow.publish("intervention.assigned", intervention.id,
-                    self._assigned_event(intervention, technician, previous_technician, at))
-        return as_dict(intervention, INTERVENTION_FIELDS)
+        def decide(s, intervention):
+            if not rules.can_manage_intervention(self.principal, intervention):
+                raise Forbidden("Only an admin or the company's manager reassigns an intervention.")
+            technician = resolve(s, self.principal, "technician", technician_id, "technician_id")
+            resolve_optional(s, self.principal, "company", company_id, "company_id", active=False)
+            client = s.get(Client, intervention.client_id)
+            company = self._company_for(s, technician, company_id, client.company_id)
+            rules.require_active(company=s.get(Company, company))
+            if not sees_company(self.principal, company):
+                raise Forbidden("You may not give an intervention to another company.",
+                                {"company_id": company})
+            if technician.id == intervention.technician_id and company == intervention.company_id:
+                return None  # nothing changes
+            previous_technician, previous_company = intervention.technician_id, intervention.company_id
+            intervention.technician_id, intervention.company_id = technician.id, company
+            at = now()
+            return Change("assignment", {
+                "from_technician_id": previous_technician, "to_technician_id": technician.id,
+                "from_company_id": previous_company, "to_company_id": company}, at=at,
+                events=lambda i: [("intervention.assigned", self._assigned_event(
+                    i, technician, previous_technician, at))])
+        return self._change(uow, intervention_id, decide, version)
 
     @rpc
     def intervention_history(self, intervention_id):
