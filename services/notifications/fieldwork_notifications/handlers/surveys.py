@@ -1,0 +1,215 @@
+"""Satisfaction surveys: planned when an intervention is delivered (by the
+workshop mixin's delivery handler, in its transaction), emailed when due
+unless the company's option is off by then (local copy of the companies)
+or the intervention was reopened meanwhile; answered once through the
+gateway's public page; summarised per company and technician.
+
+The answer (`answer_survey`) publishes `survey.answered` through this
+service's outbox."""
+import logging
+import os
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from nameko.timer import timer
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from fieldwork_common import config
+from fieldwork_common.commands import command
+from fieldwork_common.consumer import event_handler
+from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
+from fieldwork_common.rpc import rpc
+from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
+
+from fieldwork_notifications.domain import surveys
+from fieldwork_notifications.emails import SEND_LEASE
+from fieldwork_notifications.models import Company, Email, Reopening, Survey
+from fieldwork_notifications.templates import render
+
+log = logging.getLogger(__name__)
+
+# Surveys: emailed SURVEY_DELAY seconds after the delivery (checked every
+# SURVEY_POLL seconds); the link works SURVEY_TOKEN_DAYS days from sending.
+SURVEY_DELAY = float(os.environ.get("SURVEY_DELAY", "3600"))
+SURVEY_POLL = float(os.environ.get("SURVEY_POLL", "1"))
+SURVEY_TOKEN_DAYS = float(os.environ.get("SURVEY_TOKEN_DAYS", "30"))
+
+
+class Surveys:
+    """Mixed into the service: needs `db`, `principal` and the email machinery."""
+
+    def plan_survey(self, session, envelope):
+        """In the transaction of an `intervention.delivered` (its inbox row
+        and receipt email): the survey it asks for, if the company's option
+        is on."""
+        data = envelope["data"]
+        plan = surveys.plan_survey(data, SURVEY_DELAY, now=datetime.now(timezone.utc))
+        company = data.get("company") or {}
+        if company.get("id"):  # known from now on, if company.* never reached us
+            session.execute(pg_insert(Company).values(
+                id=company["id"], name=company.get("name") or "",
+                survey_enabled=bool(company.get("survey_enabled")))
+                .on_conflict_do_nothing(index_elements=[Company.id]))
+        if plan is None:
+            return
+        # a reopening consumed before this delivery (other queue) cancels it already
+        reopening = session.get(Reopening, plan.intervention_id)
+        cancelled = reopening is not None and surveys.cancelled_by_reopening(
+            "scheduled", plan.intervention_version, reopening.version)
+        session.execute(pg_insert(Survey).values(
+            event_id=envelope["event_id"], intervention_id=plan.intervention_id,
+            intervention_version=plan.intervention_version, company_id=plan.company_id,
+            technician_id=plan.technician_id, client_id=plan.client_id,
+            recipient=plan.recipient, language=plan.language, context=plan.context,
+            due_at=plan.due_at, status="cancelled" if cancelled else "scheduled",
+            cancel_reason=surveys.REOPENED if cancelled else None)
+            .on_conflict_do_nothing(index_elements=[Survey.event_id]))
+
+    @event_handler("interventions", "intervention.reopened")
+    def on_intervention_reopened(self, envelope):
+        """A survey not sent yet for this intervention is cancelled."""
+        data = envelope["data"]
+        with self.db.unit_of_work() as uow:
+            if not uow.first_time(envelope, "notifications.on_intervention_reopened"):
+                return
+            statement = pg_insert(Reopening).values(intervention_id=data["id"], version=data.get("version"))
+            uow.session.execute(statement.on_conflict_do_update(
+                index_elements=[Reopening.intervention_id],
+                set_={"version": statement.excluded.version, "at": sa.func.now()},
+                where=sa.or_(Reopening.version.is_(None), statement.excluded.version.is_(None),
+                             Reopening.version < statement.excluded.version)))
+            pending = uow.session.scalars(
+                sa.select(Survey).where(Survey.intervention_id == data["id"],
+                                        Survey.status == "scheduled").with_for_update()).all()
+            for survey in pending:
+                if surveys.cancelled_by_reopening(survey.status, survey.intervention_version,
+                                                  data.get("version")):
+                    survey.status, survey.cancel_reason = "cancelled", surveys.REOPENED
+                    log.info("survey %s cancelled: intervention %s reopened", survey.id, data["id"])
+
+    @timer(interval=SURVEY_POLL, eager=True)
+    def send_due_surveys(self):
+        """Emails the surveys that are due, or cancels them when the
+        company's option is off by now."""
+        with self.db.session() as session:
+            due = session.scalars(
+                sa.select(Survey.id).where(Survey.status == "scheduled",
+                                           Survey.due_at <= sa.func.now())
+                .order_by(Survey.due_at).limit(50)).all()
+        for survey_id in due:
+            self._survey_due(survey_id)
+
+    def _survey_due(self, survey_id):
+        claimed = None
+        with self.db.unit_of_work() as uow:
+            survey = uow.session.scalars(
+                sa.select(Survey).where(Survey.id == survey_id, Survey.status == "scheduled",
+                                        Survey.due_at <= sa.func.now())
+                .with_for_update(skip_locked=True)).first()
+            if survey is None:
+                return
+            company = uow.session.get(Company, survey.company_id) if survey.company_id else None
+            decision, reason = surveys.decide_when_due(company is not None and company.survey_enabled)
+            if decision == "cancel":
+                survey.status, survey.cancel_reason = "cancelled", reason
+                log.info("survey %s cancelled when due: %s", survey.id, reason)
+                return
+            token = surveys.new_token()
+            now = datetime.now(timezone.utc)
+            expires_at = surveys.expiry(now, SURVEY_TOKEN_DAYS)
+            context = surveys.email_context(survey.context or {},
+                                            config.public_url() + surveys.survey_path(token),
+                                            expires_at, survey.language)
+            subject, body = render("survey", survey.language, context)
+            email = Email(event_id=survey.event_id, recipient=survey.recipient, template="survey",
+                          language=survey.language, subject=subject, body=body, attempts=1,
+                          next_attempt_at=sa.func.now() + SEND_LEASE)
+            uow.session.add(email)
+            uow.session.flush()
+            survey.token_hash = surveys.token_hash(token)
+            survey.status, survey.sent_at, survey.expires_at = "sent", now, expires_at
+            claimed = (email.id, 1, email.recipient, subject, body)
+        self._deliver(*claimed)
+
+    @rpc
+    def get_survey(self, token):
+        """Anyone holding the link (the gateway's public page): what the
+        page shows. NotFound for a token that names no sent survey."""
+        survey = self._survey_by_token(token)
+        now = datetime.now(timezone.utc)
+        context = survey.context or {}
+        return {**as_dict(survey, ("id", "language", "status", "expires_at", "score", "comment",
+                                   "answered_at")),
+                "expired": survey.status == "sent" and survey.expires_at is not None
+                and now >= survey.expires_at,
+                "reference": context.get("reference", ""),
+                "company_name": context.get("company_name", ""),
+                "technician_name": context.get("technician_name", "")}
+
+    @rpc
+    @command
+    def answer_survey(self, uow, token, score, comment=None):
+        """Anyone holding the link: stores the answer (once) and publishes
+        `survey.answered`. 404 unknown token, 409 answered already, 410
+        expired, 400 a score outside 1..5."""
+        survey = self._survey_by_token(token, session=uow.session, lock=True)
+        now = datetime.now(timezone.utc)
+        surveys.check_answerable(survey.status, survey.expires_at, now)
+        score, comment = surveys.validate_answer(score, comment)
+        survey.status, survey.score, survey.comment, survey.answered_at = "answered", score, comment, now
+        data = {"survey_id": survey.id, "intervention_id": survey.intervention_id,
+                "company_id": survey.company_id, "technician_id": survey.technician_id,
+                "client_id": survey.client_id, "score": score, "comment": comment,
+                "answered_at": as_dict(survey, ("answered_at",))["answered_at"]}
+        uow.publish("survey.answered", survey.id, data)
+        return {**data, "language": survey.language, "status": "answered"}
+
+    @rpc
+    def survey_summary(self, company_id=None, technician_id=None, date_from=None, date_to=None):
+        """Admins (all companies, or their own) and managers (their company):
+        count, average and distribution of the scores of answered surveys,
+        by company, technician and answer time (from inclusive, to
+        exclusive)."""
+        company_id = self._summary_scope(company_id)
+        query = sa.select(Survey.score, sa.func.count()).where(Survey.status == "answered")
+        for key, value, column in (("company_id", company_id, Survey.company_id),
+                                   ("technician_id", technician_id, Survey.technician_id)):
+            if value is not None:
+                if not is_uuid(value):
+                    raise InvalidInput(f"{key} must be a UUID.", {key: value})
+                query = query.where(column == str(value))
+        for key, value, compare in (("from", date_from, Survey.answered_at.__ge__),
+                                    ("to", date_to, Survey.answered_at.__lt__)):
+            if value is not None:
+                query = query.where(compare(parse_instant(value, key)))
+        with self.db.session() as session:
+            counts = dict(session.execute(query.group_by(Survey.score)).all())
+        return surveys.summarise(counts)
+
+    def _summary_scope(self, company_id):
+        principal = self.principal
+        if principal is None:
+            return company_id
+        if principal.role not in ("admin", "manager"):
+            raise Forbidden("Only admins and managers read the survey summary.")
+        own = principal.company_id
+        if principal.role == "manager" or own is not None:
+            if company_id is not None and str(company_id) != str(own):
+                raise NotFound("Company not found.", {"company_id": company_id})
+            return own
+        return company_id
+
+    def _survey_by_token(self, token, session=None, lock=False):
+        if not isinstance(token, str) or not 1 <= len(token) <= 200:
+            raise NotFound("Survey not found.")
+        query = sa.select(Survey).where(Survey.token_hash == surveys.token_hash(token))
+        if lock:
+            query = query.with_for_update()
+        if session is not None:
+            survey = session.scalars(query).first()
+        else:
+            with self.db.session() as own:
+                survey = own.scalars(query).first()
+        if survey is None or survey.status not in ("sent", "answered"):
+            raise NotFound("Survey not found.")
+        return survey
