@@ -35,6 +35,12 @@ def surveys_of(service_db, intervention):
                       "due_at FROM surveys WHERE intervention_id = :i", i=intervention["id"])
 
 
+def survey_timer(service_db, survey):
+    """(status, attempts) of the survey's `survey.due` timer."""
+    return service_db("notifications", "SELECT status, attempts FROM timers "
+                      "WHERE kind = 'survey.due' AND key = :k", k=survey.id)
+
+
 def delivered(world, smtp, company, locale, receipt_subject):
     """A new client's intervention of `company`, walked to delivered; once
     its receipt confirmation arrived (the survey, if any, is recorded)."""
@@ -80,6 +86,7 @@ def test_a_survey_is_emailed_answered_once_counted_and_published(world, smtp, pl
     assert "already been answered" in requests.get(link, timeout=30).text
     [survey] = surveys_of(service_db, intervention)
     assert (survey.status, survey.score, survey.comment) == ("answered", 4, "Quick and friendly")
+    assert survey_timer(service_db, survey) == [("fired", 1)]
 
     # counted in the summary, for the company and for its technician
     summary = admin.get(f"/surveys/summary?company_id={company['id']}")
@@ -134,6 +141,7 @@ def test_no_survey_when_the_option_is_off_by_the_time_it_is_due(world, smtp, ser
                         rows[0].status != "scheduled" and rows[0], timeout=SURVEY_WAIT,
                         message="the survey due")
     assert (survey.status, survey.cancel_reason) == ("cancelled", "survey_disabled")
+    assert survey_timer(service_db, survey) == [("fired", 1)]  # fired: it found the option off
     assert emails_with_subject(smtp, client["email"], "Votre avis") == []
 
 
@@ -147,6 +155,7 @@ def test_no_survey_for_an_intervention_reopened_before_it_is_due(world, smtp, se
                         rows[0].status == "cancelled" and rows[0], timeout=SURVEY_WAIT,
                         message="the survey cancelled")
     assert survey.cancel_reason == "reopened"
+    assert survey_timer(service_db, survey) == [("cancelled", 0)]
     assert emails_with_subject(smtp, client["email"], "Votre avis") == []
 
 

@@ -90,13 +90,13 @@ class EmailMachinery:
     def _record_and_send(self, envelope, to_send, consumer, also=None):
         """Record the event's emails already claimed for this worker (first
         attempt counted, lease set) in the inbox's transaction, with what
-        `also(session)` writes, then send them: no separate claim
-        transaction on the common path."""
+        `also(uow)` writes, then send them: no separate claim transaction
+        on the common path."""
         with self.db.unit_of_work() as uow:
             if not uow.first_time(envelope, consumer):
                 return
             if also is not None:
-                also(uow.session)
+                also(uow)
             claimed = [claimed_email(uow.session, envelope["event_id"], item) for item in to_send]
         for email in claimed:
             self._deliver(*email)

@@ -1,8 +1,10 @@
 """Satisfaction surveys: planned when an intervention is delivered (by the
-workshop mixin's delivery handler, in its transaction), emailed when due
-unless the company's option is off by then (local copy of the companies)
-or the intervention was reopened meanwhile; answered once through the
-gateway's public page; summarised per company and technician.
+workshop mixin's delivery handler, in its transaction) with a `survey.due`
+timer (fieldwork_common.timers, key = the survey's id) SURVEY_DELAY seconds
+later; emailed when that timer fires unless the company's option is off by
+then (local copy of the companies); cancelled, timer and all, when the
+intervention is reopened before; answered once through the gateway's public
+page; summarised per company and technician.
 
 The answer (`answer_survey`) publishes `survey.answered` through this
 service's outbox."""
@@ -11,7 +13,6 @@ import os
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
-from nameko.timer import timer
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from fieldwork_common import config
@@ -20,29 +21,31 @@ from fieldwork_common.consumer import event_handler
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
+from fieldwork_common.timers import timer_handler
 
 from fieldwork_notifications.domain import surveys
-from fieldwork_notifications.emails import SEND_LEASE
-from fieldwork_notifications.models import Company, Email, Reopening, Survey
-from fieldwork_notifications.templates import render
+from fieldwork_notifications.domain.emails import EmailToSend
+from fieldwork_notifications.emails import claimed_email
+from fieldwork_notifications.models import Company, Reopening, Survey
 
 log = logging.getLogger(__name__)
 
-# Surveys: emailed SURVEY_DELAY seconds after the delivery (checked every
-# SURVEY_POLL seconds); the link works SURVEY_TOKEN_DAYS days from sending.
+# Surveys: emailed SURVEY_DELAY seconds after the delivery; the link works
+# SURVEY_TOKEN_DAYS days from sending.
 SURVEY_DELAY = float(os.environ.get("SURVEY_DELAY", "3600"))
-SURVEY_POLL = float(os.environ.get("SURVEY_POLL", "1"))
 SURVEY_TOKEN_DAYS = float(os.environ.get("SURVEY_TOKEN_DAYS", "30"))
+SURVEY_DUE = "survey.due"   # the timer's kind; its key is the survey's id
 
 
 class Surveys:
     """Mixed into the service: needs `db`, `principal` and the email machinery."""
 
-    def plan_survey(self, session, envelope):
+    def plan_survey(self, uow, envelope):
         """In the transaction of an `intervention.delivered` (its inbox row
         and receipt email): the survey it asks for, if the company's option
-        is on."""
+        is on, and its timer."""
         data = envelope["data"]
+        session = uow.session
         plan = surveys.plan_survey(data, SURVEY_DELAY, now=datetime.now(timezone.utc))
         company = data.get("company") or {}
         if company.get("id"):  # known from now on, if company.* never reached us
@@ -56,18 +59,22 @@ class Surveys:
         reopening = session.get(Reopening, plan.intervention_id)
         cancelled = reopening is not None and surveys.cancelled_by_reopening(
             "scheduled", plan.intervention_version, reopening.version)
-        session.execute(pg_insert(Survey).values(
+        survey_id = session.execute(pg_insert(Survey).values(
             event_id=envelope["event_id"], intervention_id=plan.intervention_id,
             intervention_version=plan.intervention_version, company_id=plan.company_id,
             technician_id=plan.technician_id, client_id=plan.client_id,
             recipient=plan.recipient, language=plan.language, context=plan.context,
             due_at=plan.due_at, status="cancelled" if cancelled else "scheduled",
             cancel_reason=surveys.REOPENED if cancelled else None)
-            .on_conflict_do_nothing(index_elements=[Survey.event_id]))
+            .on_conflict_do_nothing(index_elements=[Survey.event_id])
+            .returning(Survey.id)).scalar()
+        if survey_id is not None and not cancelled:
+            uow.schedule(SURVEY_DUE, survey_id, plan.due_at)
 
     @event_handler("interventions", "intervention.reopened")
     def on_intervention_reopened(self, envelope):
-        """A survey not sent yet for this intervention is cancelled."""
+        """A survey not sent yet for this intervention is cancelled, with
+        its timer."""
         data = envelope["data"]
         with self.db.unit_of_work() as uow:
             if not uow.first_time(envelope, "notifications.on_intervention_reopened"):
@@ -78,58 +85,51 @@ class Surveys:
                 set_={"version": statement.excluded.version, "at": sa.func.now()},
                 where=sa.or_(Reopening.version.is_(None), statement.excluded.version.is_(None),
                              Reopening.version < statement.excluded.version)))
-            pending = uow.session.scalars(
-                sa.select(Survey).where(Survey.intervention_id == data["id"],
-                                        Survey.status == "scheduled").with_for_update()).all()
-            for survey in pending:
-                if surveys.cancelled_by_reopening(survey.status, survey.intervention_version,
-                                                  data.get("version")):
-                    survey.status, survey.cancel_reason = "cancelled", surveys.REOPENED
-                    log.info("survey %s cancelled: intervention %s reopened", survey.id, data["id"])
-
-    @timer(interval=SURVEY_POLL, eager=True)
-    def send_due_surveys(self):
-        """Emails the surveys that are due, or cancels them when the
-        company's option is off by now."""
-        with self.db.session() as session:
-            due = session.scalars(
-                sa.select(Survey.id).where(Survey.status == "scheduled",
-                                           Survey.due_at <= sa.func.now())
-                .order_by(Survey.due_at).limit(50)).all()
-        for survey_id in due:
-            self._survey_due(survey_id)
-
-    def _survey_due(self, survey_id):
-        claimed = None
-        with self.db.unit_of_work() as uow:
-            survey = uow.session.scalars(
-                sa.select(Survey).where(Survey.id == survey_id, Survey.status == "scheduled",
-                                        Survey.due_at <= sa.func.now())
-                .with_for_update(skip_locked=True)).first()
-            if survey is None:
+            scheduled = uow.session.execute(sa.select(Survey.id, Survey.intervention_version).where(
+                Survey.intervention_id == data["id"], Survey.status == "scheduled")).all()
+            ids = [row.id for row in scheduled if surveys.cancelled_by_reopening(
+                "scheduled", row.intervention_version, data.get("version"))]
+            if not ids:  # none, or planned after this reopening (delivered late)
                 return
-            company = uow.session.get(Company, survey.company_id) if survey.company_id else None
-            decision, reason = surveys.decide_when_due(company is not None and company.survey_enabled)
-            if decision == "cancel":
-                survey.status, survey.cancel_reason = "cancelled", reason
-                log.info("survey %s cancelled when due: %s", survey.id, reason)
-                return
-            token = surveys.new_token()
-            now = datetime.now(timezone.utc)
-            expires_at = surveys.expiry(now, SURVEY_TOKEN_DAYS)
-            context = surveys.email_context(survey.context or {},
-                                            config.public_url() + surveys.survey_path(token),
-                                            expires_at, survey.language)
-            subject, body = render("survey", survey.language, context)
-            email = Email(event_id=survey.event_id, recipient=survey.recipient, template="survey",
-                          language=survey.language, subject=subject, body=body, attempts=1,
-                          next_attempt_at=sa.func.now() + SEND_LEASE)
-            uow.session.add(email)
-            uow.session.flush()
-            survey.token_hash = surveys.token_hash(token)
-            survey.status, survey.sent_at, survey.expires_at = "sent", now, expires_at
-            claimed = (email.id, 1, email.recipient, subject, body)
-        self._deliver(*claimed)
+            # the timers first: one being fired holds its row, and its handler
+            # then locks the survey; taking the locks in that order never deadlocks
+            for survey_id in ids:
+                uow.cancel_timer(SURVEY_DUE, survey_id)
+            for survey in uow.session.scalars(sa.select(Survey).where(
+                    Survey.id.in_(ids), Survey.status == "scheduled").with_for_update()):
+                survey.status, survey.cancel_reason = "cancelled", surveys.REOPENED
+                log.info("survey %s cancelled: intervention %s reopened", survey.id, data["id"])
+
+    @timer_handler(SURVEY_DUE)
+    def on_survey_due(self, uow, timer):
+        """The survey's timer fired: email it with a one-time link, or cancel
+        it when the company's option is off by now. In the timer's
+        transaction; the email goes out once it committed."""
+        survey = uow.session.scalars(
+            sa.select(Survey).where(Survey.id == timer.key).with_for_update()).first()
+        if survey is None or survey.status != "scheduled":
+            log.info("survey %s is %s: nothing to send", timer.key, survey and survey.status)
+            return
+        company = uow.session.get(Company, survey.company_id) if survey.company_id else None
+        decision, reason = surveys.decide_when_due(company is not None and company.survey_enabled)
+        if decision == "cancel":
+            survey.status, survey.cancel_reason = "cancelled", reason
+            log.info("survey %s cancelled when due: %s", survey.id, reason)
+            return
+        token = surveys.new_token()
+        now = datetime.now(timezone.utc)
+        expires_at = surveys.expiry(now, SURVEY_TOKEN_DAYS)
+        context = surveys.email_context(survey.context or {},
+                                        config.public_url() + surveys.survey_path(token),
+                                        expires_at, survey.language)
+        item = EmailToSend(template="survey", recipient=survey.recipient,
+                           language=survey.language, context=context)
+        claimed = claimed_email(uow.session, survey.event_id, item)
+        survey.token_hash = surveys.token_hash(token)
+        survey.status, survey.sent_at, survey.expires_at = "sent", now, expires_at
+        # a crash before this runs leaves the email claimed: once its lease
+        # expires, send_due sends it
+        uow.after_commit(lambda: self._deliver(*claimed))
 
     @rpc
     def get_survey(self, token):

@@ -40,7 +40,7 @@ class Workshop:
         data = envelope["data"]
         to_send = rules.on_intervention_delivered(data, self._tracking_url(data["id"]))
         self._record_and_send(envelope, to_send, "notifications.on_intervention_delivered",
-                              also=lambda session: self.plan_survey(session, envelope))
+                              also=lambda uow: self.plan_survey(uow, envelope))
 
     def _tracking_url(self, intervention_id):
         """The client's tracking link. Raises when interventions does not
