@@ -196,3 +196,42 @@ def test_an_expired_survey_link_is_410_and_takes_no_answer(world, smtp, platform
     assert form.status_code == 410 and "expiré" in form.text
     [survey] = surveys_of(service_db, intervention)
     assert (survey.status, survey.score) == ("sent", None)
+
+
+def test_a_sent_survey_is_void_once_reopened_and_the_next_delivery_sends_a_new_one(
+        world, smtp, platform, service_db):
+    company = world.survey_company(survey_enabled=True)
+    client, intervention = delivered(world, smtp, company, "en", "Your equipment has been handed back")
+    [first] = wait_until(lambda: emails_with_subject(smtp, client["email"], "How did we do?"),
+                         timeout=SURVEY_WAIT, message="the survey email")
+    link = survey_link(first, platform)
+    assert requests.get(link, timeout=30).status_code == 200
+
+    reopened = world.admin.post(f"/interventions/{intervention['id']}/reopen")
+    assert reopened.status_code == 200, reopened.text
+    [survey] = wait_until(lambda: (rows := surveys_of(service_db, intervention)) and
+                          rows[0].status == "invalidated" and rows, timeout=30,
+                          message="the sent survey invalidated")
+    # its link is gone: the page, a program's answer, the form
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 410 and "This survey link has expired." in page.text
+    answer = requests.post(link, json={"score": 5}, timeout=30)
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["error"]["code"] == "gone"
+    form = requests.post(link, data={"score": "5"}, timeout=30)
+    assert form.status_code == 410 and "This survey link has expired." in form.text
+
+    # delivered again: a new survey, with a new link that works
+    world.walk_to(reopened.json(), "delivered")
+    second = wait_until(lambda: (found := emails_with_subject(smtp, client["email"], "How did we do?"))
+                        and len(found) == 2 and found[1], timeout=SURVEY_WAIT,
+                        message="the second survey email")
+    new_link = survey_link(second, platform)
+    assert new_link != link
+    assert requests.get(new_link, timeout=30).status_code == 200
+    answered = requests.post(new_link, json={"score": 5}, timeout=30)
+    assert answered.status_code == 200, answered.text
+    rows = {row.id: row for row in surveys_of(service_db, intervention)}
+    assert sorted(row.status for row in rows.values()) == ["answered", "invalidated"]
+    assert rows[survey.id].status == "invalidated" and rows[survey.id].score is None
+    assert requests.get(link, timeout=30).status_code == 410

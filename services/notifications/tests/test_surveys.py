@@ -71,6 +71,20 @@ def test_a_reopening_cancels_a_survey_not_sent_yet(status, planned, reopened, ca
 
 # --- answers -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("status,planned,reopened,decision", [
+    ("scheduled", 8, 9, "cancel"),
+    ("sent", 8, 9, "invalidate"),
+    ("sent", None, 9, "invalidate"),
+    ("sent", 8, 8, None),            # the reopening came before this delivery
+    ("scheduled", 8, 7, None),       # an older reopening, delivered late
+    ("answered", 8, 9, None),        # an answer stays
+    ("cancelled", 8, 9, None),
+    ("invalidated", 8, 9, None),
+])
+def test_what_a_reopening_does_to_a_survey(status, planned, reopened, decision):
+    assert surveys.after_reopening(status, planned, reopened) == decision
+
+
 def test_only_the_hash_of_the_token_is_kept():
     token = surveys.new_token()
     assert len(token) >= 43 and surveys.token_hash(token) != token
@@ -86,6 +100,9 @@ def test_a_survey_is_answered_once_and_before_it_expires():
     with pytest.raises(Gone) as expired:
         surveys.check_answerable("sent", NOW, NOW)
     assert expired.value.details["reason"] == "expired"
+    with pytest.raises(Gone) as invalidated:
+        surveys.check_answerable("invalidated", NOW + timedelta(days=1), NOW)
+    assert invalidated.value.details["reason"] == "invalidated"
     for status in ("scheduled", "cancelled"):
         with pytest.raises(NotFound):
             surveys.check_answerable(status, None, NOW)
@@ -147,6 +164,8 @@ def service_with(survey, principal=None):
     db = OneSessionDb()
     db.the_session.scalars.return_value.first.return_value = survey
     db.the_session.scalars.return_value.all.return_value = [survey] if survey else []
+    db.session = MagicMock(name="session factory")  # reads outside a unit of work
+    db.session.return_value.__enter__.return_value = db.the_session
     return worker_factory(NotificationsService, db=db, principal=principal)
 
 
@@ -272,7 +291,7 @@ def test_a_reopening_cancels_the_scheduled_survey_and_its_timer():
     survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
     service = service_with(survey)
     service.db.the_session.execute.return_value.all.return_value = [
-        MagicMock(id=survey.id, intervention_version=8)]
+        MagicMock(id=survey.id, status="scheduled", intervention_version=8)]
     service.db.the_session.scalars.return_value.__iter__.return_value = iter([survey])
     service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
                                       "data": {"id": IID, "version": 9}})
@@ -281,11 +300,34 @@ def test_a_reopening_cancels_the_scheduled_survey_and_its_timer():
     assert uow.cancelled == [("survey.due", survey.id)]
 
 
+def test_a_reopening_invalidates_a_sent_survey():
+    survey = sent_survey()
+    service = service_with(survey)
+    service.db.the_session.execute.return_value.all.return_value = [
+        MagicMock(id=survey.id, status="sent", intervention_version=8)]
+    service.db.the_session.scalars.return_value.__iter__.return_value = iter([survey])
+    service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
+                                      "data": {"id": IID, "version": 9}})
+    assert survey.status == "invalidated" and survey.invalidated_at is not None
+    assert survey.cancel_reason is None
+
+
+def test_an_invalidated_survey_is_gone_for_the_page_and_the_answer():
+    survey = sent_survey(status="invalidated")
+    service = service_with(survey)
+    page = service.get_survey("tok")
+    assert page["expired"] is True and page["status"] == "invalidated"
+    with pytest.raises(Gone) as gone:
+        service.answer_survey(token="tok", score=5)
+    assert gone.value.details["reason"] == "invalidated" and service.db.published == []
+    assert service_with(sent_survey()).get_survey("tok")["expired"] is False
+
+
 def test_an_older_reopening_delivered_late_leaves_the_survey_due():
     survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
     service = service_with(survey)
     service.db.the_session.execute.return_value.all.return_value = [
-        MagicMock(id=survey.id, intervention_version=8)]
+        MagicMock(id=survey.id, status="scheduled", intervention_version=8)]
     service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
                                       "data": {"id": IID, "version": 7}})
     assert survey.status == "scheduled"

@@ -73,8 +73,9 @@ class Surveys:
 
     @event_handler("interventions", "intervention.reopened")
     def on_intervention_reopened(self, envelope):
-        """A survey not sent yet for this intervention is cancelled, with
-        its timer."""
+        """A survey of this intervention not sent yet is cancelled, with
+        its timer; one sent and not answered is invalidated (its link
+        answers 410). The next delivery plans a new one."""
         data = envelope["data"]
         with self.db.unit_of_work() as uow:
             if not uow.first_time(envelope, "notifications.on_intervention_reopened"):
@@ -85,20 +86,29 @@ class Surveys:
                 set_={"version": statement.excluded.version, "at": sa.func.now()},
                 where=sa.or_(Reopening.version.is_(None), statement.excluded.version.is_(None),
                              Reopening.version < statement.excluded.version)))
-            scheduled = uow.session.execute(sa.select(Survey.id, Survey.intervention_version).where(
-                Survey.intervention_id == data["id"], Survey.status == "scheduled")).all()
-            ids = [row.id for row in scheduled if surveys.cancelled_by_reopening(
-                "scheduled", row.intervention_version, data.get("version"))]
+            version = data.get("version")
+            known = uow.session.execute(
+                sa.select(Survey.id, Survey.status, Survey.intervention_version).where(
+                    Survey.intervention_id == data["id"],
+                    Survey.status.in_(("scheduled", "sent")))).all()
+            ids = [row.id for row in known
+                   if surveys.after_reopening(row.status, row.intervention_version, version)]
             if not ids:  # none, or planned after this reopening (delivered late)
                 return
             # the timers first: one being fired holds its row, and its handler
-            # then locks the survey; taking the locks in that order never deadlocks
+            # then locks the survey; taking the locks in that order never
+            # deadlocks, and the survey is read again once the firing committed
             for survey_id in ids:
                 uow.cancel_timer(SURVEY_DUE, survey_id)
+            now = datetime.now(timezone.utc)
             for survey in uow.session.scalars(sa.select(Survey).where(
-                    Survey.id.in_(ids), Survey.status == "scheduled").with_for_update()):
-                survey.status, survey.cancel_reason = "cancelled", surveys.REOPENED
-                log.info("survey %s cancelled: intervention %s reopened", survey.id, data["id"])
+                    Survey.id.in_(ids), Survey.status.in_(("scheduled", "sent"))).with_for_update()):
+                decision = surveys.after_reopening(survey.status, survey.intervention_version, version)
+                if decision == "cancel":
+                    survey.status, survey.cancel_reason = "cancelled", surveys.REOPENED
+                elif decision == "invalidate":
+                    survey.status, survey.invalidated_at = "invalidated", now
+                log.info("survey %s %s: intervention %s reopened", survey.id, survey.status, data["id"])
 
     @timer_handler(SURVEY_DUE)
     def on_survey_due(self, uow, timer):
@@ -134,14 +144,15 @@ class Surveys:
     @rpc
     def get_survey(self, token):
         """Anyone holding the link (the gateway's public page): what the
-        page shows. NotFound for a token that names no sent survey."""
+        page shows. NotFound for a token that names no sent survey;
+        `expired` (the page answers 410) past its expiry or once a
+        reopening invalidated it."""
         survey = self._survey_by_token(token)
         now = datetime.now(timezone.utc)
         context = survey.context or {}
         return {**as_dict(survey, ("id", "language", "status", "expires_at", "score", "comment",
                                    "answered_at")),
-                "expired": survey.status == "sent" and survey.expires_at is not None
-                and now >= survey.expires_at,
+                "expired": surveys.is_gone(survey.status, survey.expires_at, now),
                 "reference": context.get("reference", ""),
                 "company_name": context.get("company_name", ""),
                 "technician_name": context.get("technician_name", "")}
@@ -151,7 +162,7 @@ class Surveys:
     def answer_survey(self, uow, token, score, comment=None):
         """Anyone holding the link: stores the answer (once) and publishes
         `survey.answered`. 404 unknown token, 409 answered already, 410
-        expired, 400 a score outside 1..5."""
+        expired or invalidated by a reopening, 400 a score outside 1..5."""
         survey = self._survey_by_token(token, session=uow.session, lock=True)
         now = datetime.now(timezone.utc)
         surveys.check_answerable(survey.status, survey.expires_at, now)
@@ -210,6 +221,6 @@ class Surveys:
         else:
             with self.db.session() as own:
                 survey = own.scalars(query).first()
-        if survey is None or survey.status not in ("sent", "answered"):
+        if survey is None or not surveys.link_works(survey.status):
             raise NotFound("Survey not found.")
         return survey
