@@ -33,7 +33,7 @@ from fieldwork_common.serialize import as_dict, is_uuid
 
 from fieldwork_notifications import mailer
 from fieldwork_notifications.models import Email
-from fieldwork_notifications.templates import render
+from fieldwork_notifications.templates import render_email
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +73,18 @@ def loaded_attachments(stored):
 def claimed_email(session, event_id, item):
     """Add the email row of `item` (a domain.emails.EmailToSend), already
     claimed by this worker (first attempt counted, a lease that keeps the
-    retry timer off it while it is sent); what `_deliver` takes."""
-    subject, body = render(item.template, item.language, item.context)
+    retry timer off it while it is sent); what `_deliver` takes. The row
+    keeps the subject, both parts and the attachments: a retry or an
+    operator's resend sends the same email."""
+    rendered = render_email(item.template, item.language, item.context)
     attachments = stored_attachments(item.attachments)
     email = Email(event_id=event_id, recipient=item.recipient, template=item.template,
-                  language=item.language, subject=subject, body=body, attempts=1,
-                  attachments=attachments, next_attempt_at=sa.func.now() + SEND_LEASE)
+                  language=item.language, subject=rendered.subject, body=rendered.text,
+                  html_body=rendered.html, attempts=1, attachments=attachments,
+                  next_attempt_at=sa.func.now() + SEND_LEASE)
     session.add(email)
     session.flush()
-    return email.id, 1, email.recipient, subject, body, attachments
+    return email.id, 1, email.recipient, rendered.subject, rendered.text, attachments, rendered.html
 
 
 class EmailMachinery:
@@ -175,7 +178,7 @@ class EmailMachinery:
             email.attempts += 1
             email.next_attempt_at = sa.func.now() + SEND_LEASE
             claimed = (email.id, email.attempts, email.recipient, email.subject, email.body,
-                       email.attachments)
+                       email.attachments, email.html_body)
         self._deliver(*claimed)
 
     def _mark_sent(self, email_id):
@@ -183,8 +186,9 @@ class EmailMachinery:
             session.execute(sa.update(Email).where(Email.id == email_id)
                             .values(status="sent", sent_at=sa.func.now(), last_error=None))
 
-    def _deliver(self, email_id, attempts, recipient, subject, body, attachments=None):
-        """Send a claimed email and mark it sent as soon as the server
+    def _deliver(self, email_id, attempts, recipient, subject, body, attachments=None, html=None):
+        """Send a claimed email (multipart/alternative: text and HTML, when
+        the row has its HTML) and mark it sent as soon as the server
         accepted it. A crash after the server accepted it and before that
         mark is the one case that sends it twice; the copy has the same
         Message-ID (see docs/reliability.md)."""
@@ -194,6 +198,8 @@ class EmailMachinery:
             accepted.append(True)  # the server has it, whatever happens next
             self._mark_sent(email_id)
         extra = {"attachments": loaded_attachments(attachments)} if attachments else {}
+        if html:
+            extra["html"] = html
         try:
             mailer.send(recipient, subject, body, message_id=f"<{email_id}@fieldwork.local>",
                         on_accepted=mark_sent, **extra)

@@ -23,7 +23,8 @@ class Email(Base):
     template: Mapped[str]
     language: Mapped[str]
     subject: Mapped[str]
-    body: Mapped[str]
+    body: Mapped[str]                                   # the text part
+    html_body: Mapped[str | None]                       # the HTML part (none before 0005)
     status: Mapped[str] = mapped_column(default="pending")  # pending, sent, failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None]

@@ -55,13 +55,14 @@ def plan_survey(data, delay_seconds, now=None):
     if not company.get("survey_enabled") or not client.get("email"):
         return None
     delivered_at = parse_timestamp(data.get("delivered_at")) or now
-    context = common_context(data, None)
+    language = language_of(client.get("locale"))
+    context = common_context(data, None, language)
     context.pop("tracking_url", None)
     return SurveyPlan(
         intervention_id=data["id"], company_id=company.get("id"),
         technician_id=(data.get("technician") or {}).get("id"),
         client_id=client.get("id"), recipient=client["email"],
-        language=language_of(client.get("locale")),
+        language=language,
         due_at=delivered_at + timedelta(seconds=float(delay_seconds)),
         intervention_version=data.get("version"), context=context)
 

@@ -10,7 +10,7 @@ from fieldwork_common.serialize import is_uuid
 
 from fieldwork_notifications.domain import accounts as account_emails
 from fieldwork_notifications.emails import claimed_email
-from fieldwork_notifications.models import Email
+from fieldwork_notifications.models import Company, Email
 
 
 class Accounts:
@@ -21,12 +21,17 @@ class Accounts:
         """The gateway, for a login: an invitation to choose a password
         (`account_invitation`) or a password reset link (`password_reset`),
         sent before answering. Once per `link_id`: a repeated call sends
-        nothing more. `context`: email, role, company_name, link_url,
-        expires_at."""
+        nothing more. `context`: email, role, company_name (or company_id:
+        the name is then read from the local copy of the companies),
+        link_url, expires_at. Signed with the company's name, "Fieldwork"
+        when there is none."""
         if self.principal is not None and not self.principal.is_admin:
             raise Forbidden("Only the gateway asks for account emails.")
         if not is_uuid(link_id):
             raise InvalidInput("link_id must be a UUID.", {"link_id": link_id})
+        if isinstance(context, dict) and not context.get("company_name") \
+                and is_uuid(context.get("company_id")):
+            context = {**context, "company_name": self._company_name(context["company_id"])}
         try:
             item = account_emails.account_email(template, recipient, language, context)
         except account_emails.UnknownTemplate:
@@ -45,3 +50,7 @@ class Accounts:
         if claimed is not None:
             self._deliver(*claimed)
         return {"email_id": known or claimed[0]}
+
+    def _company_name(self, company_id):
+        with self.db.session() as session:
+            return session.scalar(sa.select(Company.name).where(Company.id == str(company_id))) or ""
