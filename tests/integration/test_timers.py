@@ -317,3 +317,35 @@ def test_a_replica_stopped_with_sigterm_finishes_what_it_fires(probe):
     assert sorted(per_key) == keys and set(per_key.values()) == {1}
     probe.start("probe-a")
     probe.wait_up()
+
+
+def test_upgrading_notifications_gives_each_scheduled_survey_its_timer(servers):
+    """Surveys scheduled by the poll that timers replace keep their due time."""
+    from alembic import command
+    from alembic.config import Config
+
+    from fieldwork_common.db import ensure_database
+    iso = servers_mod.Isolation.create(servers)
+    url = iso.database_url("notifications")
+    try:
+        ensure_database(url)
+        engine = sa.create_engine(engine_url(url), poolclass=NullPool)
+        cfg = Config()
+        cfg.set_main_option("script_location", "fieldwork_notifications:migrations")
+        with engine.connect() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            conn.execute(sa.text(
+                "INSERT INTO surveys (id, event_id, intervention_id, recipient, language, due_at, status) "
+                "VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), 'a@x.test', 'fr', "
+                "'2030-01-01T10:00:00Z', :s)"), [{"s": "scheduled"}, {"s": "sent"}, {"s": "cancelled"}])
+            conn.commit()
+            command.upgrade(cfg, "head")
+            conn.commit()
+            rows = conn.execute(sa.text(
+                "SELECT t.kind, t.status, t.due_at = s.due_at, t.next_attempt_at = s.due_at, s.status "
+                "FROM timers t JOIN surveys s ON s.id::text = t.key")).all()
+        engine.dispose()
+        assert rows == [("survey.due", "pending", True, True, "scheduled")]
+    finally:
+        iso.destroy()
