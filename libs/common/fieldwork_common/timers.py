@@ -266,9 +266,6 @@ class TimerPoller(SharedExtension):
         self._running = False
         self._wakeup.set()
 
-    def wake(self):
-        self._wakeup.set()
-
     def _halt(self):
         self._running = False
         self._wakeup.set()
@@ -325,6 +322,9 @@ class TimerPoller(SharedExtension):
                     .with_for_update(skip_locked=True)).first()
                 if row is None:
                     return False
+                entrypoint = self._handlers.get(row.kind)
+                if entrypoint is None:  # its entrypoint stopped meanwhile: leave it
+                    return False
                 attempt = row.attempts + 1
                 session.execute(timers.update().where(timers.c.id == row.id).values(
                     status="fired", fired_at=sa.func.now(), attempts=attempt, last_error=None,
@@ -335,7 +335,7 @@ class TimerPoller(SharedExtension):
                 uow = self.unit_of_work(session, self.service, correlation_id)
                 mark = uow.mark()
                 savepoint = session.begin_nested()
-                error = self._run_handler(self._handlers[row.kind], uow, timer, correlation_id)
+                error = self._run_handler(entrypoint, uow, timer, correlation_id)
                 if error is None:
                     savepoint.commit()
                 else:
