@@ -120,6 +120,11 @@ def admin(anonymous):
     return anonymous.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
+def text_of(message):
+    """The plain-text part of an email (every email is multipart: text + HTML)."""
+    return message.get_body(preferencelist=("plain",)).get_content()
+
+
 def created(response):
     assert response.status_code == 201, response.text
     return response.json()

@@ -15,7 +15,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import PORTAL_ORIGIN, Client, created
+from conftest import PORTAL_ORIGIN, Client, created, text_of
 from fieldwork_common.testing.waiting import wait_until
 
 PASSWORD = "a-good-password"
@@ -47,8 +47,8 @@ def client_of(anonymous, body):
 
 def link_of(message):
     """The token of the password link in an email."""
-    found = re.search(r"/password/([A-Za-z0-9_-]+)", message.get_content())
-    assert found, message.get_content()
+    found = re.search(r"/password/([A-Za-z0-9_-]+)", text_of(message))
+    assert found, text_of(message)
     return found.group(1)
 
 
@@ -305,7 +305,7 @@ def test_an_invitation_in_english_from_the_page_and_its_expiry(shops, anonymous,
                                                     "company_id": shops["A"]["id"], "locale": "en"}))
     [first] = smtp.wait_for(email)
     assert first["Subject"] == f"Your access to {shops['A']['name']}"
-    assert "manager account" in first.get_content()
+    assert "manager account" in text_of(first)
     again = shops["admin_A"].post(f"/users/{user['id']}/invitation")
     assert again.status_code == 200, again.text
     second = smtp.wait_for(email, count=2)[1]

@@ -66,6 +66,12 @@ def mail(servers, interventions_stub):
                     "SELECT id::text, status, attempts, next_attempt_at FROM emails WHERE recipient = :r"),
                     {"r": recipient}).all()
         m.emails = emails
+
+        def recorded_parts(recipient):
+            with engine.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT body, html_body FROM emails WHERE recipient = :r"), {"r": recipient}).one()
+        m.recorded_parts = recorded_parts
         yield m
     finally:
         rpc.stop()
@@ -132,7 +138,12 @@ def test_an_email_that_fails_every_attempt_is_dead_until_an_operator_resends_it(
     assert mail.emails(recipient)[0].status == "dead" and mail.sink.to(recipient) == []
     resent = mail.rpc.notifications.resend_email(row.id)
     assert resent["status"] == "sent"
-    assert len(mail.sink.wait_for(recipient)) == 1
+    [message] = mail.sink.wait_for(recipient)
+    # the resend is the email recorded at first: both parts, as rendered then
+    assert message.get_content_type() == "multipart/alternative"
+    recorded = mail.recorded_parts(recipient)
+    for kind, kept in (("plain", recorded.body), ("html", recorded.html_body)):
+        assert message.get_body((kind,)).get_content().replace("\r\n", "\n").strip() == kept.strip()
     with pytest.raises(_typed_errors.Conflict):
         mail.rpc.notifications.resend_email(row.id)
     assert len(mail.sink.to(recipient)) == 1

@@ -1,6 +1,7 @@
 """The first end-to-end slice (issue 2): admin → master data → intervention
 → event → email over SMTP; object access by role; every service wired to
 the bus."""
+from conftest import text_of
 from fieldwork_common.testing.waiting import wait_until
 
 
@@ -15,7 +16,7 @@ def test_admin_creates_an_intervention_and_the_client_is_emailed_in_french(world
     [message] = smtp.wait_for(client["email"])
     assert intervention["id"][:8].upper() in message["Subject"]
     assert "enregistrée" in message["Subject"]
-    assert "Bonjour" in message.get_content()
+    assert "Bonjour" in text_of(message)
 
 
 def test_an_english_client_gets_the_email_in_english(world, smtp):
@@ -24,7 +25,7 @@ def test_an_english_client_gets_the_email_in_english(world, smtp):
     world.intervention(client=client, technician=world.technician(company))
     [message] = smtp.wait_for(client["email"])
     assert "registered" in message["Subject"]
-    assert message.get_content().startswith("Hello")
+    assert text_of(message).startswith("Hello")
 
 
 def test_the_email_is_recorded_as_sent(world, service_db, smtp):

@@ -35,6 +35,12 @@ def surveys_of(service_db, intervention):
                       "due_at FROM surveys WHERE intervention_id = :i", i=intervention["id"])
 
 
+def survey_timer(service_db, survey):
+    """(status, attempts) of the survey's `survey.due` timer."""
+    return service_db("notifications", "SELECT status, attempts FROM timers "
+                      "WHERE kind = 'survey.due' AND key = :k", k=survey.id)
+
+
 def delivered(world, smtp, company, locale, receipt_subject):
     """A new client's intervention of `company`, walked to delivered; once
     its receipt confirmation arrived (the survey, if any, is recorded)."""
@@ -80,6 +86,7 @@ def test_a_survey_is_emailed_answered_once_counted_and_published(world, smtp, pl
     assert "already been answered" in requests.get(link, timeout=30).text
     [survey] = surveys_of(service_db, intervention)
     assert (survey.status, survey.score, survey.comment) == ("answered", 4, "Quick and friendly")
+    assert survey_timer(service_db, survey) == [("fired", 1)]
 
     # counted in the summary, for the company and for its technician
     summary = admin.get(f"/surveys/summary?company_id={company['id']}")
@@ -134,6 +141,7 @@ def test_no_survey_when_the_option_is_off_by_the_time_it_is_due(world, smtp, ser
                         rows[0].status != "scheduled" and rows[0], timeout=SURVEY_WAIT,
                         message="the survey due")
     assert (survey.status, survey.cancel_reason) == ("cancelled", "survey_disabled")
+    assert survey_timer(service_db, survey) == [("fired", 1)]  # fired: it found the option off
     assert emails_with_subject(smtp, client["email"], "Votre avis") == []
 
 
@@ -147,6 +155,7 @@ def test_no_survey_for_an_intervention_reopened_before_it_is_due(world, smtp, se
                         rows[0].status == "cancelled" and rows[0], timeout=SURVEY_WAIT,
                         message="the survey cancelled")
     assert survey.cancel_reason == "reopened"
+    assert survey_timer(service_db, survey) == [("cancelled", 0)]
     assert emails_with_subject(smtp, client["email"], "Votre avis") == []
 
 
@@ -187,3 +196,42 @@ def test_an_expired_survey_link_is_410_and_takes_no_answer(world, smtp, platform
     assert form.status_code == 410 and "expiré" in form.text
     [survey] = surveys_of(service_db, intervention)
     assert (survey.status, survey.score) == ("sent", None)
+
+
+def test_a_sent_survey_is_void_once_reopened_and_the_next_delivery_sends_a_new_one(
+        world, smtp, platform, service_db):
+    company = world.survey_company(survey_enabled=True)
+    client, intervention = delivered(world, smtp, company, "en", "Your equipment has been handed back")
+    [first] = wait_until(lambda: emails_with_subject(smtp, client["email"], "How did we do?"),
+                         timeout=SURVEY_WAIT, message="the survey email")
+    link = survey_link(first, platform)
+    assert requests.get(link, timeout=30).status_code == 200
+
+    reopened = world.admin.post(f"/interventions/{intervention['id']}/reopen")
+    assert reopened.status_code == 200, reopened.text
+    [survey] = wait_until(lambda: (rows := surveys_of(service_db, intervention)) and
+                          rows[0].status == "invalidated" and rows, timeout=30,
+                          message="the sent survey invalidated")
+    # its link is gone: the page, a program's answer, the form
+    page = requests.get(link, timeout=30)
+    assert page.status_code == 410 and "This survey link has expired." in page.text
+    answer = requests.post(link, json={"score": 5}, timeout=30)
+    assert answer.status_code == 410, answer.text
+    assert answer.json()["error"]["code"] == "gone"
+    form = requests.post(link, data={"score": "5"}, timeout=30)
+    assert form.status_code == 410 and "This survey link has expired." in form.text
+
+    # delivered again: a new survey, with a new link that works
+    world.walk_to(reopened.json(), "delivered")
+    second = wait_until(lambda: (found := emails_with_subject(smtp, client["email"], "How did we do?"))
+                        and len(found) == 2 and found[1], timeout=SURVEY_WAIT,
+                        message="the second survey email")
+    new_link = survey_link(second, platform)
+    assert new_link != link
+    assert requests.get(new_link, timeout=30).status_code == 200
+    answered = requests.post(new_link, json={"score": 5}, timeout=30)
+    assert answered.status_code == 200, answered.text
+    rows = {row.id: row for row in surveys_of(service_db, intervention)}
+    assert sorted(row.status for row in rows.values()) == ["answered", "invalidated"]
+    assert rows[survey.id].status == "invalidated" and rows[survey.id].score is None
+    assert requests.get(link, timeout=30).status_code == 410

@@ -5,8 +5,9 @@ them).
 
 `Database` is a nameko DependencyProvider: one engine per container (made in
 `setup()`), and for each worker a `Db` handle whose `unit_of_work()` commits
-the state change and the events it produced in one transaction (the outbox),
-then wakes the relay that publishes them.
+the state change, the events it produced (the outbox) and the timers it set
+(`fieldwork_common.timers`) in one transaction, then wakes the relay that
+publishes the events. It also starts the service's timer poller.
 """
 import logging
 import os
@@ -27,6 +28,9 @@ from fieldwork_common.envelope import make_envelope
 from fieldwork_common.errors import Conflict, Unavailable
 from fieldwork_common.pg import create_engine, engine_url  # noqa: F401  (callers use db.*)
 from fieldwork_common.outbox import OutboxRelay, idempotency_keys, inbox, outbox
+from fieldwork_common.timers import TimerPoller
+from fieldwork_common.timers import cancel as cancel_timer_row
+from fieldwork_common.timers import schedule as schedule_timer_row
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +109,16 @@ class Stored:
 
 class UnitOfWork:
     """One database transaction. Events recorded with `publish()` are
-    written to the outbox in the same transaction, so they exist if and
-    only if the change they describe was committed."""
+    written to the outbox in the same transaction, and timers set with
+    `schedule()` / `cancel_timer()` in the timers table, so they exist if
+    and only if the change they describe was committed."""
 
     def __init__(self, session, producer, correlation_id):
         self.session = session
         self.producer = producer
         self.correlation_id = correlation_id
         self.events = []
+        self._after_commit = []
 
     def publish(self, event_type, aggregate_id, data, event_version=1):
         envelope = make_envelope(self.producer, event_type, aggregate_id, data,
@@ -123,6 +129,44 @@ class UnitOfWork:
             aggregate_id=str(aggregate_id), envelope=envelope))
         self.events.append(envelope)
         return envelope
+
+    def schedule(self, kind, key, due_at, payload=None):
+        """Set the timer (kind, key) due at `due_at` (an aware datetime, or a
+        timedelta from the transaction's now), or move it if it exists:
+        its handler (`@timer_handler(kind)`) runs once, in a transaction of
+        its own, when it is due. Returns the timer's id."""
+        timer_id, _ = schedule_timer_row(self.session, kind, key, due_at, payload)
+        return timer_id
+
+    def cancel_timer(self, kind, key):
+        """Cancel the timer (kind, key); False if there is none or it has
+        fired already (its effects are committed)."""
+        return cancel_timer_row(self.session, kind, key)
+
+    def after_commit(self, action):
+        """Run `action()` once this transaction has committed (never if it
+        rolls back). For what cannot be in the transaction (an SMTP send);
+        it must have a durable fallback, since a crash right after the
+        commit skips it. An action that raises is logged, not raised."""
+        self._after_commit.append(action)
+
+    def mark(self):
+        """Where the events and after-commit actions stand, for
+        `rollback_to()` after a savepoint was rolled back."""
+        return len(self.events), len(self._after_commit)
+
+    def rollback_to(self, mark):
+        events, actions = mark
+        del self.events[events:]
+        del self._after_commit[actions:]
+
+    def run_after_commit(self):
+        actions, self._after_commit = self._after_commit, []
+        for action in actions:
+            try:
+                action()
+            except Exception:
+                log.exception("an after-commit action failed (the transaction is committed)")
 
     def claim(self, key, request_hash):
         """Take an idempotency key for this transaction. Returns None when
@@ -207,6 +251,7 @@ class Db:
                 yield uow
         if uow.events and self.relay is not None:
             self.relay.wake()
+        uow.run_after_commit()
 
     def ping(self):
         with self.session() as session:
@@ -231,6 +276,7 @@ class Database(DependencyProvider):
     """nameko dependency: `db = Database("interventions", "fieldwork_interventions:migrations")`."""
 
     relay = OutboxRelay()
+    timers = TimerPoller()  # fires the service's @timer_handler methods
 
     def __init__(self, service, script_location, pool_size=10):
         self.service = service
@@ -244,6 +290,7 @@ class Database(DependencyProvider):
                                     pool_pre_ping=True, pool_recycle=300,
                                     connect_args={"application_name": f"fieldwork-{self.service}-{os.getpid()}"})
         self.relay.configure(self.engine, self.service)
+        self.timers.configure(self.engine, self.service, self.relay, UnitOfWork)
 
     def stop(self):
         self.engine.dispose()

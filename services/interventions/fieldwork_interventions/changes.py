@@ -35,7 +35,7 @@ HISTORY_FIELDS = ("id", "kind", "data", "author_id", "author_role", "at")
 
 # the keys of each workflow event's `data` (docs/asyncapi.yaml documents the same)
 EVENT_FIELDS = {
-    "intervention.created": INTERVENTION_FIELDS + ("client", "technician", "type"),
+    "intervention.created": INTERVENTION_FIELDS + ("company", "client", "technician", "type"),
     "intervention.updated": ("id", "version", "changes", "updated_by"),
     "intervention.assigned": ("id", "company_id", "technician_id", "previous_technician_id",
                               "technician", "at", "by", "version"),

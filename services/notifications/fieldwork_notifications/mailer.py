@@ -79,21 +79,32 @@ def add_attachment(message, filename, content_type, data):
                            filename=filename, params=parameters)
 
 
-def send(recipient, subject, body, message_id=None, on_accepted=None, attachments=()):
+def message_of(sender, recipient, subject, body, message_id, html=None, attachments=()):
+    """The email: multipart/alternative (text, then HTML) when there is an
+    HTML part, inside multipart/mixed when there are attachments."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Message-ID"] = message_id
+    message.set_content(body)
+    if html:
+        message.add_alternative(html, subtype="html")
+    for filename, content_type, data in attachments or ():
+        add_attachment(message, filename, content_type, data)
+    return message
+
+
+def send(recipient, subject, body, message_id=None, on_accepted=None, attachments=(), html=None):
     """Send one email. `on_accepted()` runs as soon as the server has taken
     responsibility for it (250 after DATA): recording it then keeps the
     window in which a crash would resend it as short as can be. An error
     raised by `on_accepted` propagates; the email was sent all the same.
-    `attachments`: (filename, content type with its parameters, bytes)."""
+    `html`: the HTML alternative of `body`; `attachments`: (filename,
+    content type with its parameters, bytes)."""
     settings = config.smtp_settings()
-    message = EmailMessage()
-    message["From"] = settings["sender"]
-    message["To"] = recipient
-    message["Subject"] = subject
-    message["Message-ID"] = message_id or make_msgid(domain="fieldwork.local")
-    message.set_content(body)
-    for filename, content_type, data in attachments or ():
-        add_attachment(message, filename, content_type, data)
+    message = message_of(settings["sender"], recipient, subject, body,
+                         message_id or make_msgid(domain="fieldwork.local"), html, attachments)
     smtp = _checkout(settings)
     try:
         smtp.send_message(message)

@@ -23,7 +23,8 @@ class Email(Base):
     template: Mapped[str]
     language: Mapped[str]
     subject: Mapped[str]
-    body: Mapped[str]
+    body: Mapped[str]                                   # the text part
+    html_body: Mapped[str | None]                       # the HTML part (none before 0005)
     status: Mapped[str] = mapped_column(default="pending")  # pending, sent, failed
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None]
@@ -65,7 +66,9 @@ class Survey(Base):
     """A satisfaction survey: planned when an intervention is delivered
     (status `scheduled`, due `due_at`), emailed when due (`sent`: the link's
     token, of which only the SHA-256 is kept, expires at `expires_at`), or
-    `cancelled` with a reason; `answered` once, with the score and comment."""
+    `cancelled` with a reason; `answered` once, with the score and comment;
+    `invalidated` when the intervention is reopened after it was sent (its
+    link answers 410)."""
     __tablename__ = "surveys"
     __table_args__ = (sa.UniqueConstraint("event_id"),)
     id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True,
@@ -85,6 +88,7 @@ class Survey(Base):
     expires_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     status: Mapped[str] = mapped_column(default="scheduled")
     cancel_reason: Mapped[str | None]
+    invalidated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     score: Mapped[int | None]
     comment: Mapped[str | None]
     answered_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

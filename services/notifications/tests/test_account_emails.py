@@ -53,3 +53,32 @@ def test_only_the_gateway_asks_for_them():
     with pytest.raises(Forbidden):
         service.send_account_email(link_id=LINK, template="password_reset",
                                    recipient="x@example.org", language="fr", context=CONTEXT)
+
+
+def test_without_a_company_name_the_company_id_names_it_from_the_local_copy(monkeypatch):
+    from contextlib import contextmanager
+    from unittest.mock import MagicMock
+
+    from fieldwork_common.testing.fakes import FakeDb
+    from fieldwork_notifications import mailer
+    from fieldwork_notifications.models import Email
+    sent = []
+    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append((args, kwargs)))
+    class NoEarlierEmail(FakeDb):
+        @contextmanager
+        def unit_of_work(self):
+            with super().unit_of_work() as uow:
+                uow.session.scalar.return_value = None  # this link was never emailed
+                yield uow
+
+    db = NoEarlierEmail()
+    db.session = MagicMock(name="session factory")  # the local copy of the companies
+    db.session.return_value.__enter__.return_value.scalar.return_value = "Atelier Durand"
+    service = worker_factory(NotificationsService, db=db, principal=None)
+    context = {**CONTEXT, "company_name": "", "company_id": "c0000000-0000-4000-8000-000000000000"}
+    service.send_account_email(link_id=LINK, template="password_reset", recipient="paul@example.org",
+                               language="fr", context=context)
+    [(args, kwargs)] = sent
+    assert args[2].rstrip().endswith("L'équipe Atelier Durand")
+    assert "L'équipe Atelier Durand" in kwargs["html"]
+

@@ -13,7 +13,8 @@ from fieldwork_common.testing.fakes import FakeDb
 from fieldwork_notifications import mailer
 from fieldwork_notifications.domain import dates, emails
 from fieldwork_notifications.models import Email
-from fieldwork_notifications.service import NotificationsService, loaded_attachments, stored_attachments
+from fieldwork_notifications.emails import loaded_attachments, stored_attachments
+from fieldwork_notifications.service import NotificationsService
 from fieldwork_notifications.templates import render
 
 IID = "0123abcd-0000-4000-8000-000000000000"

@@ -4,7 +4,8 @@ from nameko.testing.services import worker_factory
 from fieldwork_common.errors import Forbidden
 from fieldwork_common.principal import Principal
 from fieldwork_notifications.domain import emails
-from fieldwork_notifications.service import NotificationsService, retry_delay
+from fieldwork_notifications.emails import retry_delay
+from fieldwork_notifications.service import NotificationsService
 from fieldwork_notifications.templates import render
 
 CREATED = {"id": "0123abcd-0000-0000-0000-000000000000", "location": "workshop",

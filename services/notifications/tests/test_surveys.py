@@ -9,9 +9,11 @@ from nameko.testing.services import worker_factory
 
 from fieldwork_common.errors import Conflict, Forbidden, Gone, InvalidInput, NotFound
 from fieldwork_common.principal import Principal
-from fieldwork_common.testing.fakes import FakeDb
+from fieldwork_common.testing.fakes import FakeDb, FakeUnitOfWork
+from fieldwork_common.timers import Timer
 from fieldwork_notifications import mailer
 from fieldwork_notifications.domain import surveys
+from fieldwork_notifications.handlers.surveys import SURVEY_DELAY
 from fieldwork_notifications.models import Company, Email, Survey
 from fieldwork_notifications.service import NotificationsService
 
@@ -69,6 +71,20 @@ def test_a_reopening_cancels_a_survey_not_sent_yet(status, planned, reopened, ca
 
 # --- answers -------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("status,planned,reopened,decision", [
+    ("scheduled", 8, 9, "cancel"),
+    ("sent", 8, 9, "invalidate"),
+    ("sent", None, 9, "invalidate"),
+    ("sent", 8, 8, None),            # the reopening came before this delivery
+    ("scheduled", 8, 7, None),       # an older reopening, delivered late
+    ("answered", 8, 9, None),        # an answer stays
+    ("cancelled", 8, 9, None),
+    ("invalidated", 8, 9, None),
+])
+def test_what_a_reopening_does_to_a_survey(status, planned, reopened, decision):
+    assert surveys.after_reopening(status, planned, reopened) == decision
+
+
 def test_only_the_hash_of_the_token_is_kept():
     token = surveys.new_token()
     assert len(token) >= 43 and surveys.token_hash(token) != token
@@ -84,6 +100,9 @@ def test_a_survey_is_answered_once_and_before_it_expires():
     with pytest.raises(Gone) as expired:
         surveys.check_answerable("sent", NOW, NOW)
     assert expired.value.details["reason"] == "expired"
+    with pytest.raises(Gone) as invalidated:
+        surveys.check_answerable("invalidated", NOW + timedelta(days=1), NOW)
+    assert invalidated.value.details["reason"] == "invalidated"
     for status in ("scheduled", "cancelled"):
         with pytest.raises(NotFound):
             surveys.check_answerable(status, None, NOW)
@@ -145,6 +164,8 @@ def service_with(survey, principal=None):
     db = OneSessionDb()
     db.the_session.scalars.return_value.first.return_value = survey
     db.the_session.scalars.return_value.all.return_value = [survey] if survey else []
+    db.session = MagicMock(name="session factory")  # reads outside a unit of work
+    db.session.return_value.__enter__.return_value = db.the_session
     return worker_factory(NotificationsService, db=db, principal=principal)
 
 
@@ -184,6 +205,20 @@ def test_a_bad_score_changes_nothing():
     assert survey.status == "sent" and service.db.published == []
 
 
+def due_timer(survey):
+    return Timer(id=1, kind="survey.due", key=survey.id, due_at=survey.due_at)
+
+
+def fire(service, survey):
+    """What the timer poller does: the handler in a unit of work, then the
+    after-commit actions."""
+    uow = FakeUnitOfWork()
+    uow.session = service.db.the_session
+    service.on_survey_due(uow, due_timer(survey))
+    uow.run_after_commit()
+    return uow
+
+
 def test_a_due_survey_is_emailed_with_a_one_time_link(monkeypatch):
     monkeypatch.setenv("PUBLIC_URL", "https://shop.example.test")
     sent = []
@@ -191,15 +226,27 @@ def test_a_due_survey_is_emailed_with_a_one_time_link(monkeypatch):
     survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
     service = service_with(survey)
     service.db.the_session.get.return_value = Company(id=COMPANY_ID, name="Atelier", survey_enabled=True)
-    service._survey_due(survey.id)
+    fire(service, survey)
     assert survey.status == "sent" and survey.token_hash
     assert survey.expires_at - survey.sent_at == timedelta(days=30)
     [email] = [c.args[0] for c in service.db.the_session.add.call_args_list if isinstance(c.args[0], Email)]
     assert email.template == "survey" and email.language == "en" and email.recipient == "martin@example.test"
+    assert email.event_id == survey.event_id and email.attempts == 1
     link = next(word for word in email.body.split() if word.startswith("https://shop.example.test/survey/"))
     assert surveys.token_hash(link.rsplit("/", 1)[1]) == survey.token_hash
     assert email.subject == "How did we do? Intervention 0123ABCD"
     assert sent and sent[0][0] == "martin@example.test"
+
+
+def test_the_survey_email_goes_out_only_once_its_transaction_committed(monkeypatch):
+    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: pytest.fail("not before the commit"))
+    survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
+    service = service_with(survey)
+    service.db.the_session.get.return_value = Company(id=COMPANY_ID, name="Atelier", survey_enabled=True)
+    uow = FakeUnitOfWork()
+    uow.session = service.db.the_session
+    service.on_survey_due(uow, due_timer(survey))
+    assert survey.status == "sent" and len(uow.after_commit_actions) == 1
 
 
 @pytest.mark.parametrize("company", [Company(id=COMPANY_ID, name="Atelier", survey_enabled=False), None])
@@ -208,18 +255,84 @@ def test_a_survey_due_when_the_option_is_off_is_cancelled(monkeypatch, company):
     survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
     service = service_with(survey)
     service.db.the_session.get.return_value = company
-    service._survey_due(survey.id)
+    uow = fire(service, survey)
     assert (survey.status, survey.cancel_reason) == ("cancelled", "survey_disabled")
-    assert survey.token_hash is None
+    assert survey.token_hash is None and uow.after_commit_actions == []
     service.db.the_session.add.assert_not_called()
 
 
-def test_a_reopening_cancels_the_scheduled_survey():
+@pytest.mark.parametrize("status", ["cancelled", "sent", "answered"])
+def test_a_timer_of_a_survey_no_longer_scheduled_does_nothing(monkeypatch, status):
+    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: pytest.fail("nothing is sent"))
+    survey = sent_survey(status=status)
+    service = service_with(survey)
+    fire(service, survey)
+    assert survey.status == status
+    service.db.the_session.add.assert_not_called()
+
+
+def test_a_delivery_schedules_the_surveys_timer(monkeypatch):
+    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: None)
+    interventions = MagicMock()
+    interventions.issue_tracking_token.return_value = {"url_path": "/track/t"}
+    db = OneSessionDb()
+    db.the_session.get.return_value = None  # no reopening seen
+    db.the_session.execute.return_value.scalar.return_value = "5e000000-0000-4000-8000-000000000001"
+    service = worker_factory(NotificationsService, db=db, interventions=interventions)
+    service.on_intervention_delivered({"event_id": "e2e2e2e2-0000-4000-8000-000000000000",
+                                       "data": DELIVERED})
+    [uow] = db.committed
+    delivered_at = datetime(2026, 3, 3, 14, 0, tzinfo=timezone.utc)
+    assert uow.scheduled == {("survey.due", "5e000000-0000-4000-8000-000000000001"): (
+        delivered_at + timedelta(seconds=SURVEY_DELAY), {})}
+
+
+def test_a_reopening_cancels_the_scheduled_survey_and_its_timer():
     survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
     service = service_with(survey)
+    service.db.the_session.execute.return_value.all.return_value = [
+        MagicMock(id=survey.id, status="scheduled", intervention_version=8)]
+    service.db.the_session.scalars.return_value.__iter__.return_value = iter([survey])
     service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
                                       "data": {"id": IID, "version": 9}})
     assert (survey.status, survey.cancel_reason) == ("cancelled", "reopened")
+    [uow] = service.db.committed
+    assert uow.cancelled == [("survey.due", survey.id)]
+
+
+def test_a_reopening_invalidates_a_sent_survey():
+    survey = sent_survey()
+    service = service_with(survey)
+    service.db.the_session.execute.return_value.all.return_value = [
+        MagicMock(id=survey.id, status="sent", intervention_version=8)]
+    service.db.the_session.scalars.return_value.__iter__.return_value = iter([survey])
+    service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
+                                      "data": {"id": IID, "version": 9}})
+    assert survey.status == "invalidated" and survey.invalidated_at is not None
+    assert survey.cancel_reason is None
+
+
+def test_an_invalidated_survey_is_gone_for_the_page_and_the_answer():
+    survey = sent_survey(status="invalidated")
+    service = service_with(survey)
+    page = service.get_survey("tok")
+    assert page["expired"] is True and page["status"] == "invalidated"
+    with pytest.raises(Gone) as gone:
+        service.answer_survey(token="tok", score=5)
+    assert gone.value.details["reason"] == "invalidated" and service.db.published == []
+    assert service_with(sent_survey()).get_survey("tok")["expired"] is False
+
+
+def test_an_older_reopening_delivered_late_leaves_the_survey_due():
+    survey = sent_survey(status="scheduled", token_hash=None, expires_at=None)
+    service = service_with(survey)
+    service.db.the_session.execute.return_value.all.return_value = [
+        MagicMock(id=survey.id, status="scheduled", intervention_version=8)]
+    service.on_intervention_reopened({"event_id": "e1e1e1e1-0000-4000-8000-000000000000",
+                                      "data": {"id": IID, "version": 7}})
+    assert survey.status == "scheduled"
+    [uow] = service.db.committed
+    assert uow.cancelled == []
 
 
 def test_the_summary_is_for_admins_and_managers():

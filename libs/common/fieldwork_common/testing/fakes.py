@@ -11,6 +11,9 @@ class FakeUnitOfWork:
         self.session = MagicMock(name="session")
         self.events = []
         self.remembered = {}
+        self.scheduled = {}     # (kind, key) -> (due_at, payload)
+        self.cancelled = []     # (kind, key)
+        self.after_commit_actions = []
 
     def publish(self, event_type, aggregate_id, data, event_version=1):
         self.events.append((event_type, str(aggregate_id), data))
@@ -23,6 +26,22 @@ class FakeUnitOfWork:
 
     def first_time(self, envelope, consumer):
         return True
+
+    def schedule(self, kind, key, due_at, payload=None):
+        self.scheduled[(kind, str(key))] = (due_at, dict(payload or {}))
+        return len(self.scheduled)
+
+    def cancel_timer(self, kind, key):
+        self.cancelled.append((kind, str(key)))
+        return self.scheduled.pop((kind, str(key)), None) is not None
+
+    def after_commit(self, action):
+        self.after_commit_actions.append(action)
+
+    def run_after_commit(self):
+        actions, self.after_commit_actions = self.after_commit_actions, []
+        for action in actions:
+            action()
 
 
 class FakeDb:
@@ -40,6 +59,7 @@ class FakeDb:
             self.rolled_back.append(uow)
             raise
         self.committed.append(uow)
+        uow.run_after_commit()
 
     session = MagicMock(name="session")
 

@@ -10,7 +10,7 @@ from fieldwork_common.serialize import as_dict, is_uuid
 from fieldwork_interventions.access import (other_company_ids, resolve, resolve_optional,
                                             sees_company)
 from fieldwork_interventions.changes import (
-    CLIENT_CONTACT, HISTORY_FIELDS, INTERVENTION_FIELDS, TECHNICIAN_CONTACT, Change,
+    CLIENT_CONTACT, COMPANY_CONTACT, HISTORY_FIELDS, INTERVENTION_FIELDS, TECHNICIAN_CONTACT, Change,
     InterventionChanges, now)
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import Client, Company, HistoryEntry, Intervention
@@ -78,6 +78,7 @@ class Interventions(InterventionChanges):
         # contact and language without calling back.
         uow.publish("intervention.created", intervention.id, {
             **result,
+            "company": as_dict(s.get(Company, intervention.company_id), COMPANY_CONTACT),
             "client": as_dict(client, CLIENT_CONTACT),
             "technician": as_dict(technician, TECHNICIAN_CONTACT),
             "type": as_dict(kind, ("id", "name", "location")),

@@ -5,6 +5,7 @@ Plain Python; rendering (Jinja2) and sending (SMTP) are adapters.
 from dataclasses import dataclass, field
 
 from fieldwork_common import ics
+from fieldwork_notifications.domain import equipment as equipment_kinds
 from fieldwork_notifications.domain.dates import format_datetime, parse_timestamp
 
 LANGUAGES = ("fr", "en")
@@ -38,14 +39,21 @@ def reference_of(intervention_id):
     return str(intervention_id)[:8].upper()
 
 
+def company_name(data):
+    """Who signs the email: the company the event names (`company.name`),
+    or "" when it names none (the templates then sign "Fieldwork")."""
+    return ((data.get("company") or {}).get("name") or "").strip()
+
+
 def on_intervention_created(data, tracking_url=None):
     client = data.get("client") or {}
     if not client.get("email"):
         return []
+    language = language_of(client.get("locale"))
     return [EmailToSend(
         template="intervention_created",
         recipient=client["email"],
-        language=language_of(client.get("locale")),
+        language=language,
         context={
             "client_name": client.get("name", ""),
             "intervention_id": data["id"],
@@ -54,25 +62,25 @@ def on_intervention_created(data, tracking_url=None):
             "location": data.get("location"),
             "description": data.get("description", ""),
             "technician_name": (data.get("technician") or {}).get("name", ""),
+            "company_name": company_name(data),
+            "equipment": equipment_kinds.describe(data.get("equipment"), language),
             "tracking_url": tracking_url,
         },
     )]
 
 
-def common_context(data, tracking_url):
+def common_context(data, tracking_url, language):
     client = data.get("client") or {}
     company = data.get("company") or {}
-    equipment = data.get("equipment") or {}
     return {
         "client_name": client.get("name") or "",
         "intervention_id": data["id"],
         "reference": data.get("reference") or reference_of(data["id"]),
-        "company_name": company.get("name") or "",
+        "company_name": company_name(data),
         "company_phone": company.get("phone") or "",
         "company_address": company.get("address") or "",
         "technician_name": (data.get("technician") or {}).get("name") or "",
-        "equipment": " ".join(str(part) for part in (equipment.get("kind"), equipment.get("brand"),
-                                                     equipment.get("model")) if part),
+        "equipment": equipment_kinds.describe(data.get("equipment"), language),
         "tracking_url": tracking_url,
     }
 
@@ -99,7 +107,7 @@ def pickup_invitation(data, language, tracking_url, stamp=None):
     if start is None:
         return None
     kind = data.get("pickup_kind") if data.get("pickup_kind") in ("pickup", "delivery") else "pickup"
-    context = common_context(data, tracking_url)
+    context = common_context(data, tracking_url, language)
     summary = _INVITATION_SUMMARY[(language, kind)].format(company=context["company_name"] or "Fieldwork")
     description = f"Intervention {context['reference']}"
     if context["equipment"]:
@@ -120,7 +128,7 @@ def on_intervention_closed(data, tracking_url=None, stamp=None):
     if not client.get("email"):
         return []
     language = language_of(client.get("locale"))
-    context = common_context(data, tracking_url)
+    context = common_context(data, tracking_url, language)
     pickup_at = data.get("pickup_at")
     context["pickup_kind"] = data.get("pickup_kind") or ("pickup" if pickup_at else None)
     context["pickup_text"] = format_datetime(pickup_at, language) if pickup_at else None
@@ -136,7 +144,7 @@ def on_intervention_delivered(data, tracking_url=None):
     if not client.get("email"):
         return []
     language = language_of(client.get("locale"))
-    context = common_context(data, tracking_url)
+    context = common_context(data, tracking_url, language)
     delivered_at = data.get("delivered_at")
     context["delivered_text"] = format_datetime(delivered_at, language) if delivered_at else None
     return [EmailToSend(template="delivered", recipient=client["email"], language=language,

@@ -4,12 +4,16 @@ whether an answer is taken, and the summary of the answers.
 Life of a survey:
 
     scheduled ──(due, option on)──► sent ──(answered once)──► answered
-        │
+        │                              │
+        │                              └──(the intervention reopened)──► invalidated
         └──(due with the company's option off, or the intervention reopened)──► cancelled
 
 The email goes out only at `due_at` (SURVEY_DELAY after the delivery): at that
 moment the company's option is read again, so a shop that turned it off in the
-meantime sends nothing. Plain Python: the service stores what this decides.
+meantime sends nothing. A survey sent for a delivery that a reopening undid
+asks about work that is not finished: its link answers 410 Gone, and the
+next delivery sends a new survey. An answered survey stays answered. Plain
+Python: the service stores what this decides.
 """
 import hashlib
 import secrets
@@ -20,7 +24,7 @@ from fieldwork_common.errors import Conflict, Gone, InvalidInput, NotFound
 from fieldwork_notifications.domain.dates import format_date, parse_timestamp
 from fieldwork_notifications.domain.emails import common_context, language_of
 
-STATUSES = ("scheduled", "sent", "cancelled", "answered")
+STATUSES = ("scheduled", "sent", "cancelled", "answered", "invalidated")
 SCORES = (1, 2, 3, 4, 5)
 COMMENT_MAX = 2000
 
@@ -51,13 +55,14 @@ def plan_survey(data, delay_seconds, now=None):
     if not company.get("survey_enabled") or not client.get("email"):
         return None
     delivered_at = parse_timestamp(data.get("delivered_at")) or now
-    context = common_context(data, None)
+    language = language_of(client.get("locale"))
+    context = common_context(data, None, language)
     context.pop("tracking_url", None)
     return SurveyPlan(
         intervention_id=data["id"], company_id=company.get("id"),
         technician_id=(data.get("technician") or {}).get("id"),
         client_id=client.get("id"), recipient=client["email"],
-        language=language_of(client.get("locale")),
+        language=language,
         due_at=delivered_at + timedelta(seconds=float(delay_seconds)),
         intervention_version=data.get("version"), context=context)
 
@@ -78,6 +83,19 @@ def cancelled_by_reopening(status, survey_version, reopened_version):
     if survey_version is None or reopened_version is None:
         return True
     return int(reopened_version) > int(survey_version)
+
+
+def after_reopening(status, survey_version, reopened_version):
+    """What a reopening does to a survey: "cancel" one not sent yet,
+    "invalidate" a sent one not answered, None otherwise; only to a survey
+    planned by a delivery before that reopening (an older reopening,
+    redelivered late, changes nothing)."""
+    if status not in ("scheduled", "sent"):
+        return None
+    if survey_version is not None and reopened_version is not None \
+            and int(reopened_version) <= int(survey_version):
+        return None
+    return "cancel" if status == "scheduled" else "invalidate"
 
 
 def new_token():
@@ -102,11 +120,26 @@ def email_context(survey_context, survey_url, expires_at, language):
             "expires_text": format_date(expires_at, language)}
 
 
+def link_works(status):
+    """Whether the survey's link leads anywhere (else 404): once sent."""
+    return status in ("sent", "answered", "invalidated")
+
+
+def is_gone(status, expires_at, now):
+    """The link answers 410: expired, or invalidated by a reopening."""
+    return status == "invalidated" or (
+        status == "sent" and expires_at is not None and now >= expires_at)
+
+
 def check_answerable(status, expires_at, now):
     """NotFound unless the survey was sent; Conflict if answered already
-    (reason `answered`); Gone (410) past its expiry."""
+    (reason `answered`); Gone (410) past its expiry (reason `expired`) or
+    once a reopening invalidated it (reason `invalidated`)."""
     if status == "answered":
         raise Conflict("This survey was answered already.", {"reason": "answered"})
+    if status == "invalidated":
+        raise Gone("This survey no longer applies: the intervention was reopened.",
+                   {"reason": "invalidated"})
     if status != "sent":
         raise NotFound("Survey not found.")
     if expires_at is not None and now >= expires_at:

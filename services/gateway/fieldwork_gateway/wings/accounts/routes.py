@@ -303,6 +303,7 @@ def _emailer(app, template, context=None):
                 link_id=link["id"], template=template, recipient=user["email"],
                 language=user.get("locale") or "fr",
                 context={**(context or {}), "email": user["email"], "role": user["role"],
+                         "company_id": user.get("company_id"),
                          "link_url": s.password_link_url.format(token=link["token"]),
                          "expires_at": link["expires_at"]})
     return send
