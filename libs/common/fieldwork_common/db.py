@@ -12,7 +12,6 @@ publishes the events. It also starts the service's timer poller.
 import logging
 import os
 import time
-import zlib
 from contextlib import contextmanager
 
 import sqlalchemy as sa
@@ -26,18 +25,13 @@ from sqlalchemy.pool import NullPool
 from fieldwork_common import config
 from fieldwork_common.envelope import make_envelope
 from fieldwork_common.errors import Conflict, Unavailable
-from fieldwork_common.pg import create_engine, engine_url  # noqa: F401  (callers use db.*)
+from fieldwork_common.pg import create_engine, engine_url, lock_key  # noqa: F401  (callers use db.*)
 from fieldwork_common.outbox import OutboxRelay, idempotency_keys, inbox, outbox
 from fieldwork_common.timers import TimerPoller
 from fieldwork_common.timers import cancel as cancel_timer_row
 from fieldwork_common.timers import schedule as schedule_timer_row
 
 log = logging.getLogger(__name__)
-
-
-def lock_key(name):
-    """A stable 32-bit key for pg_advisory_lock, derived from a name."""
-    return zlib.crc32(name.encode())
 
 
 def ensure_database(url):

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from fieldwork_common import config
 from fieldwork_common.envelope import exchange_name
+from fieldwork_common.pg import lock_key
 
 log = logging.getLogger(__name__)
 
@@ -184,5 +185,4 @@ class OutboxRelay(Extension):
 
 
 def _relay_lock_key(service):
-    from fieldwork_common.db import lock_key
     return lock_key(f"fieldwork:relay:{service}")

@@ -1,5 +1,7 @@
 """PostgreSQL URLs and engines, without nameko or Alembic: shared by the
 services (through db.py), the operator tools and the tests."""
+import zlib
+
 import sqlalchemy as sa
 
 
@@ -14,3 +16,8 @@ def engine_url(url):
 
 def create_engine(url, **kwargs):
     return sa.create_engine(engine_url(url), **kwargs)
+
+
+def lock_key(name):
+    """A stable 32-bit key for pg_advisory_lock, derived from a name."""
+    return zlib.crc32(name.encode())
