@@ -120,6 +120,27 @@ def admin(anonymous):
     return anonymous.login(ADMIN_EMAIL, ADMIN_PASSWORD)
 
 
+def record_figures(path, name, figures):
+    """Print a test's measured figures and keep them, dated, under `name` in
+    the JSON file `path` (the reliability docs quote them)."""
+    import json
+    import os
+    from datetime import date
+    figures = {"date": date.today().isoformat(), **figures}
+    print(f"\n[{name}]")
+    for key, value in figures.items():
+        print(f"  {key}: {value}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        everything = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        everything = {}
+    everything[name] = figures
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(everything, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
 def text_of(message):
     """The plain-text part of an email (every email is multipart: text + HTML)."""
     return message.get_body(preferencelist=("plain",)).get_content()

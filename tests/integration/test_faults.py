@@ -20,12 +20,10 @@ in var/reliability-figures.json under the test's name.
 """
 import collections
 import json
-import os
 import socket
 import threading
 import time
 import uuid
-from datetime import date
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -34,6 +32,7 @@ import sqlalchemy as sa
 from kombu import Connection, Consumer, Exchange, Queue
 from sqlalchemy.pool import NullPool
 
+from conftest import record_figures
 from fieldwork_common.db import engine_url
 from fieldwork_common.envelope import make_envelope
 from fieldwork_common.testing import servers as servers_mod
@@ -43,6 +42,10 @@ from fieldwork_common.testing.tcpproxy import TcpProxy
 from fieldwork_common.testing.waiting import wait_until
 
 FIGURES = REPO / "var" / "reliability-figures.json"
+
+
+def record(test_name, figures):
+    record_figures(FIGURES, test_name, figures)
 EXCHANGE = Exchange("interventions.events", type="topic", durable=True)
 NOTIFICATIONS_QUEUE = "evt-interventions-intervention.created--notifications.on_intervention_created"
 ADMIN_EMAIL = "admin@faults.fieldwork"
@@ -53,23 +56,6 @@ MAX_WORKERS = 10  # nameko's default, the services' config.yml
 
 
 # --- figures ----------------------------------------------------------------------
-
-def record(test_name, figures):
-    """Print the figures and keep them in var/reliability-figures.json."""
-    figures = {"date": date.today().isoformat(), **figures}
-    print(f"\n[{test_name}]")
-    for key, value in figures.items():
-        print(f"  {key}: {value}")
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        everything = json.loads(FIGURES.read_text())
-    except (FileNotFoundError, ValueError):
-        everything = {}
-    everything[test_name] = figures
-    tmp = FIGURES.with_suffix(".tmp")
-    tmp.write_text(json.dumps(everything, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, FIGURES)
-
 
 # --- helpers ----------------------------------------------------------------------
 

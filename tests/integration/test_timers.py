@@ -24,7 +24,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -32,6 +31,7 @@ import sqlalchemy as sa
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy.pool import NullPool
 
+from conftest import record_figures
 from fieldwork_common.db import engine_url
 from fieldwork_common.testing import servers as servers_mod
 from fieldwork_common.testing.platform import REPO, Process
@@ -134,17 +134,7 @@ def probe(servers):
 
 
 def record(name, figures):
-    figures = {"date": date.today().isoformat(), **figures}
-    print(f"\n[{name}]")
-    for key, value in figures.items():
-        print(f"  {key}: {value}")
-    FIGURES.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        everything = json.loads(FIGURES.read_text())
-    except (FileNotFoundError, ValueError):
-        everything = {}
-    everything[name] = figures
-    FIGURES.write_text(json.dumps(everything, indent=2, sort_keys=True) + "\n")
+    record_figures(FIGURES, name, figures)
 
 
 def tag():
