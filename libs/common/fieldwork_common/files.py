@@ -307,7 +307,13 @@ class Store:
             client.head_bucket(Bucket=bucket)
             return False
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchBucket", "NotFound"):
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ("403", "AccessDenied", "Forbidden"):
+                # a key with object rights only (no s3:ListBucket) cannot ask
+                log.warning("cannot check that the bucket %s exists (%s): a wrong key answers "
+                            "the same; uploads will tell", bucket, code)
+                return False
+            if code not in ("404", "NoSuchBucket", "NotFound"):
                 raise
         client.create_bucket(Bucket=bucket)
         return True

@@ -79,7 +79,7 @@ class SeaweedFS:
                 "-s3", f"-s3.port={self.s3_port}", f"-s3.config={self.directory / 's3.json'}",
                 # no IAM API, no catalog servers: S3 only, with the identities above
                 "-s3.iam=false", "-s3.port.iceberg=0", "-s3.port.lance=0",
-                "-master.telemetry=false",
+                "-master.telemetry=false", "-volume.preStopSeconds=0",
                 *(f"-{name}={port}" for name, port in ports.items())]
 
     def start(self, timeout=60):
@@ -111,7 +111,10 @@ class SeaweedFS:
             raise
         return self
 
-    def stop(self, timeout=15):
+    def stop(self, timeout=5):
+        """SIGTERM, then SIGKILL after `timeout`: weed's filer always waits
+        15 s for gRPC streams that never end before it stops by itself;
+        what it stored is on disk already (its metadata store logs first)."""
         if self.process is None or self.process.poll() is not None:
             return
         os.killpg(self.process.pid, signal.SIGTERM)
