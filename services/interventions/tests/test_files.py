@@ -41,7 +41,9 @@ def test_an_unknown_kind_is_400_naming_the_kinds():
 
 def test_the_policy_of_a_kind_is_what_the_gateway_streams_with():
     assert rules.policy_from({}).describe("signature") == {
-        "kind": "signature", "max_bytes": 1 * MiB, "accepted": ["image/png"]}
+        "kind": "signature", "max_bytes": 1 * MiB, "accepted": ["image/png"],
+        "derivatives": ["image/png"]}
+    assert rules.policy_from({}).describe("video")["derivatives"] == []
 
 
 @pytest.mark.parametrize("kind, content_type", [

@@ -47,8 +47,10 @@ class Policy:
         return self.limits[kind]
 
     def describe(self, kind):
-        """What the gateway needs to stream an upload of `kind`."""
-        return {"kind": kind, "max_bytes": self.limit(kind), "accepted": list(ACCEPTED[kind])}
+        """What the gateway needs to stream an upload of `kind`: its limit,
+        the types it accepts, and those that get derivatives."""
+        return {"kind": kind, "max_bytes": self.limit(kind), "accepted": list(ACCEPTED[kind]),
+                "derivatives": [t for t in ACCEPTED[kind] if has_derivatives(t)]}
 
     def check(self, kind, content_type, size):
         """The kind exists, accepts this content type, and the size is
