@@ -398,3 +398,36 @@ def test_the_store_refuses_an_unknown_key_and_serves_the_platform_s(seaweed, sho
         with pytest.raises(ClientError):
             client.put_object(Bucket=seaweed.bucket, Key=key, Body=b"replaced")
     assert store.get(key).read() == pdf()
+
+
+# --- what no row names: the sweep -------------------------------------------------------------
+
+def test_the_sweep_removes_only_old_objects_no_row_names(world, admin, isolation, store):
+    """What a gateway killed mid-upload leaves (an orphan object, an
+    unfinished multipart upload) goes; a registered file's objects and
+    anything younger than the cut-off stay."""
+    from datetime import timedelta
+
+    from fieldwork_common.pg import create_engine
+    from fieldwork_interventions import files_sweep
+
+    company = world.company()
+    prefix = f"files/{company['id']}/"
+    kept = world.file(kind="photo", data=png(), company_id=company["id"])
+    orphan = object_key(company["id"], str(uuid.uuid4()))
+    store.put_bytes(orphan, b"%PDF-1.4 left behind", "application/pdf")
+    unfinished = store.writer(object_key(company["id"], str(uuid.uuid4())), "video/mp4", 50 * MiB,
+                              part_size=5 * MiB)
+    unfinished.write(mp4(6 * MiB))  # one part sent, never completed
+    engine = create_engine(isolation.database_url("interventions"))
+    try:
+        young = files_sweep.sweep(engine, store, prefix=prefix)  # 24 h: all of it is too young
+        assert young == {"deleted": [], "aborted": []}
+        dry = files_sweep.sweep(engine, store, timedelta(0), prefix=prefix, dry_run=True)
+        assert dry == {"deleted": [orphan], "aborted": [unfinished.key]}
+        assert files_sweep.sweep(engine, store, timedelta(0), prefix=prefix) == dry
+    finally:
+        engine.dispose()
+    assert sorted(store.keys(prefix)) == [object_key(company["id"], kept["id"], v)
+                                          for v in ("client", "original", "thumbnail")]
+    assert store.pending_uploads(prefix) == []

@@ -289,6 +289,31 @@ class Store:
             raise _unavailable(exc) from None
         return found
 
+    def listing(self, prefix):
+        """(key, last modified) of every object under `prefix`, page by page."""
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.settings.bucket, Prefix=prefix):
+                yield [(item["Key"], item["LastModified"]) for item in page.get("Contents", [])]
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from None
+
+    def unfinished_uploads(self, prefix):
+        """(key, upload id, started at) of the multipart uploads under
+        `prefix` that were neither completed nor aborted."""
+        try:
+            answer = self.client.list_multipart_uploads(Bucket=self.settings.bucket, Prefix=prefix)
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from None
+        return [(u["Key"], u["UploadId"], u["Initiated"]) for u in answer.get("Uploads", [])]
+
+    def abort_upload(self, key, upload_id):
+        try:
+            self.client.abort_multipart_upload(Bucket=self.settings.bucket, Key=key,
+                                               UploadId=upload_id)
+        except (BotoCoreError, ClientError) as exc:
+            raise _unavailable(exc) from None
+
     def pending_uploads(self, prefix):
         """The keys of multipart uploads started under `prefix` and neither
         completed nor aborted."""

@@ -444,3 +444,14 @@ def test_a_registered_file_missing_from_the_store_is_404_without_its_key(client,
         "variant": "original", "key": object_key(COMPANY, file_id)}
     error = error_of(client.get(f"/files/{file_id}", headers=auth()), 404)
     assert error["details"] == {"file_id": file_id}
+
+
+def test_an_unanswered_registration_keeps_the_objects_it_may_name(client, pool, store):
+    """503: the service may have committed the row and lost its reply; the
+    bytes stay rather than risk a row naming nothing."""
+    from fieldwork_common.errors import Unavailable
+    pool.cluster_.answers["register_file"] = Unavailable("A service did not answer in time.", {})
+    error_of(upload(client, data=photo_with_gps()), 503)
+    [registered] = pool.cluster_.called("register_file")
+    assert sorted(store.keys(prefix(registered["file_id"]))) == [
+        object_key(COMPANY, registered["file_id"], v) for v in ("client", "original", "thumbnail")]

@@ -14,7 +14,7 @@ as it arrives; no part of the gateway holds the whole file.
    upload, a limit, the registration — the objects written are deleted and
    nothing is registered: no file row ever names bytes that are not there,
    and no bytes are left that a row does not name (but see docs/files.md
-   for a gateway killed mid-upload).
+   for a gateway killed mid-upload, and a registration left unanswered).
 """
 import itertools
 import logging
@@ -28,7 +28,7 @@ from werkzeug.sansio.multipart import (NEED_DATA, Data, Epilogue, Field, File, M
                                        Preamble)
 
 from fieldwork_common import files
-from fieldwork_common.errors import (FieldworkError, InvalidInput, PayloadTooLarge,
+from fieldwork_common.errors import (FieldworkError, InvalidInput, PayloadTooLarge, Unavailable,
                                      UnsupportedMediaType)
 from fieldwork_gateway.web import call, load, rehash_idempotency
 from fieldwork_gateway.wings.files import images, schemas
@@ -210,6 +210,7 @@ def receive():
     writer, spool, written = None, None, []
     file_id = str(uuid.uuid4())
     hopeless = False  # the body announces more than a refusal could read
+    registering = False
     try:
         fields, name = form.fields()
         given = load(schemas.UploadFields(), fields, "form")
@@ -254,11 +255,18 @@ def receive():
         # the same Idempotency-Key with another file is a conflict, not this answer
         rehash_idempotency({"kind": kind, "company_id": company_id, "size": stored.size,
                             "sha256": stored.sha256, "name": name})
+        registering = True
         answer = call("interventions", "register_file", file_id=file_id, kind=kind,
                       content_type=detected, size=stored.size, sha256=stored.sha256,
                       company_id=company_id, original_name=name, thumbnail=derived is not None,
                       client_copy=derived is not None)
     except BaseException as exc:
+        if registering and isinstance(exc, Unavailable):
+            # No answer: the registration may have been committed and its
+            # reply lost. Deleting could leave a row naming nothing; keeping
+            # leaves at worst bytes no row names (files_sweep removes them).
+            log.warning("registration of %s unanswered: its objects are kept", file_id)
+            raise
         if writer is not None:
             writer.abort()
         _delete(store, written)
