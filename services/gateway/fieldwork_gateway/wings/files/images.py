@@ -49,21 +49,33 @@ def derive(source):
             if width * height > MAX_PIXELS:
                 raise PayloadTooLarge(f"An image may have at most {MAX_PIXELS} pixels.",
                                       {"max_pixels": MAX_PIXELS, "width": width, "height": height})
-            if image.format == "JPEG":
-                # decode at the smallest scale that still covers the client copy
-                image.draft(None, (CLIENT_COPY_PX, CLIENT_COPY_PX))
-            upright = ImageOps.exif_transpose(image)
-            upright.load()
             fmt = image.format
-            return Derivatives(thumbnail=_copy(upright, THUMBNAIL_PX, fmt),
-                               client=_copy(upright, CLIENT_COPY_PX, fmt))
+            if fmt == "JPEG":
+                # decode at the smallest scale (1/2, 1/4, 1/8) that still covers the
+                # client copy: a 24-megapixel photo is decoded as 6 megapixels
+                image.draft(None, _fitted(image.size, CLIENT_COPY_PX))
+            image.load()
+            ImageOps.exif_transpose(image, in_place=True)
+            client = _copy(image, CLIENT_COPY_PX, fmt)
+            # the thumbnail from the client copy: the same pixels, 10 times fewer to read
+            thumbnail = _copy(client[1], THUMBNAIL_PX, fmt)
+            return Derivatives(thumbnail=thumbnail[0], client=client[0])
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInput("This image cannot be decoded.", {"reason": str(exc)[:200]}) from None
 
 
+def _fitted(size, px):
+    """`size` shrunk to fit in a px × px box, proportions kept (never enlarged)."""
+    width, height = size
+    ratio = min(px / width, px / height, 1)
+    return max(1, round(width * ratio)), max(1, round(height * ratio))
+
+
 def _copy(image, px, fmt):
-    copy = image.copy()
-    copy.thumbnail((px, px), Image.Resampling.LANCZOS)  # keeps the proportions, never enlarges
+    """(the encoded copy, its pixels) of `image` fitted in px × px."""
+    size = _fitted(image.size, px)
+    # resize makes only the small image; the info of the source is not carried
+    copy = image.resize(size, Image.Resampling.LANCZOS) if size != image.size else image.copy()
     copy.info = {key: value for key, value in image.info.items() if key in KEPT_INFO}
     options = {"icc_profile": copy.info["icc_profile"]} if "icc_profile" in copy.info else {}
     if fmt == "JPEG":
@@ -77,4 +89,4 @@ def _copy(image, px, fmt):
         options.update(quality=85)
     out = BytesIO()
     copy.save(out, fmt, **options)
-    return Copy(out.getvalue(), FORMATS[fmt], *copy.size)
+    return Copy(out.getvalue(), FORMATS[fmt], *copy.size), copy
