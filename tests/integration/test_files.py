@@ -183,6 +183,20 @@ def test_a_platform_admin_names_the_company_and_a_client_uploads_for_its_own(wor
                     company_id=world.company()["id"]), 404)
 
 
+def test_an_upload_repeated_with_its_idempotency_key_keeps_one_copy(world, admin, service_db, store):
+    company = world.company()
+    data, key = pdf(), {"Idempotency-Key": f"upload-{uuid.uuid4().hex}"}
+
+    def again(body):
+        return admin.request("POST", "/files", data={"kind": "document", "company_id": company["id"]},
+                             files={"file": ("r.pdf", body)}, headers=key)
+    first = created_file(again(data))
+    assert created_file(again(data)) == first
+    error_of(again(pdf(30_000)), 409)  # the same key with another file
+    assert [str(row[0]) for row in rows_of(service_db, company)] == [first["id"]]
+    assert objects_of(store, company) == ([object_key(company["id"], first["id"])], [])
+
+
 # --- cut uploads, failed registrations -----------------------------------------------------
 
 def multipart_head(kind, name, company_id=None, boundary="fieldwork-test-boundary"):

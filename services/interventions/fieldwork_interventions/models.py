@@ -191,8 +191,8 @@ class Intervention(Base):
 
 class HistoryEntry(Base):
     """Every change of an intervention, with its author and time:
-    `kind` is created, step, status, status_reset, assignment, fields or
-    reopened; `data` says what changed."""
+    `kind` is created, step, status, status_reset, assignment, fields,
+    reopened or attachment; `data` says what changed."""
     __tablename__ = "intervention_history"
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     intervention_id: Mapped[str] = ref("interventions.id")
