@@ -455,3 +455,46 @@ def test_an_unanswered_registration_keeps_the_objects_it_may_name(client, pool, 
     [registered] = pool.cluster_.called("register_file")
     assert sorted(store.keys(prefix(registered["file_id"]))) == [
         object_key(COMPANY, registered["file_id"], v) for v in ("client", "original", "thumbnail")]
+
+
+NASTY = {
+    "garbage": (b"\x00\xff" * 500, "multipart/form-data; boundary=b0undary"),
+    "no boundary in the body": (b"kind=photo", "multipart/form-data; boundary=b0undary"),
+    "no boundary parameter": (b"--x\r\n", "multipart/form-data"),
+    "a part without disposition": (b"--b0undary\r\nContent-Type: text/plain\r\n\r\nx\r\n--b0undary--\r\n",
+                                   "multipart/form-data; boundary=b0undary"),
+    "headers not in UTF-8": (b"--b0undary\r\nContent-Disposition: form-data; name=\"kind\xff\"\r\n\r\n"
+                             b"photo\r\n--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "a field not in UTF-8": (b"--b0undary\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n"
+                             b"ph\xffoto\r\n--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "a NUL in a field": (b"--b0undary\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n"
+                         b"pho\x00to\r\n--b0undary\r\nContent-Disposition: form-data; name=\"file\"; "
+                         b"filename=\"a.png\"\r\n\r\nx\r\n--b0undary--\r\n",
+                         "multipart/form-data; boundary=b0undary"),
+    "a long field": (b"--b0undary\r\nContent-Disposition: form-data; name=\"kind\"\r\n\r\n"
+                     + b"p" * 5000 + b"\r\n--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "huge headers": (b"--b0undary\r\nContent-Disposition: form-data; name=\"kind\"\r\nX: "
+                     + b"h" * 300_000 + b"\r\n\r\nphoto\r\n--b0undary--\r\n",
+                     "multipart/form-data; boundary=b0undary"),
+    "only the end": (b"--b0undary--\r\n", "multipart/form-data; boundary=b0undary"),
+    "empty": (b"", "multipart/form-data; boundary=b0undary"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NASTY))
+def test_a_broken_body_is_a_4xx_with_the_error_body_never_a_500(client, pool, store, name):
+    body, content_type = NASTY[name]
+    before = store.keys(prefix())
+    response = client.post("/files", data=body, content_type=content_type, headers=auth())
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert set(response.get_json()["error"]) == {"code", "message", "details"}
+    assert store.keys(prefix()) == before
+    assert pool.cluster_.called("register_file") == []
+
+
+def test_a_file_name_that_is_not_text_is_kept_as_text(client, pool):
+    body, content_type = multipart(field("kind", "photo"),
+                                   file_part(png(), filename="ph\u00f6to\u202e.png"))
+    response = client.post("/files", data=body, content_type=content_type, headers=auth())
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert pool.cluster_.called("register_file")[-1]["original_name"] == "ph\u00f6to\u202e.png"
