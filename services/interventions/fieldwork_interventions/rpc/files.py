@@ -4,9 +4,10 @@ files attached to interventions.
 
 The gateway asks `prepare_upload` before it writes a byte (whose company,
 which limit, which types), streams, then calls `register_file`; it reads a
-file through `file_download`, which answers which object to stream to this
-caller. `attach_file` is the first command that references files: the file
-is resolved in the caller's scope like every other id (access.resolve).
+file through `file_download`: its metadata in the caller's scope and the
+object to stream to this caller. `attach_file` is the first command that
+references files: the file is resolved in the caller's scope like every
+other id (access.resolve).
 """
 import uuid
 
@@ -130,16 +131,11 @@ class Files(InterventionChanges):
                                {"missing": missing})
 
     @rpc
-    def get_file(self, file_id):
-        """The file's metadata, for those who may see it (404 otherwise)."""
-        with self.db.session() as s:
-            return file_record(visible(s, self.principal, "file", file_id))
-
-    @rpc
     def file_download(self, file_id, variant="original"):
-        """What the gateway streams to this caller: the file's metadata, the
-        object's key and which variant it is (a client gets an image's copy
-        without EXIF/GPS). 404 for a file the caller may not see."""
+        """A file's metadata read with the access check (404 for a file the
+        caller may not see, access.scope("file")), and what the gateway
+        streams to this caller: the object's key and which variant it is (a
+        client gets an image's copy without EXIF/GPS)."""
         if variant not in ("original", "thumbnail"):
             raise InvalidInput("variant is original or thumbnail.", {"variant": variant})
         with self.db.session() as s:
