@@ -226,11 +226,11 @@ class CpuMeter:
 
 # --- the platform, the monolith, the master data -----------------------------
 
-def start_platform(isolation, smtp, log_dir):
+def start_platform(isolation, smtp, weed, log_dir):
     from fieldwork_common.testing.platform import ALL_SERVICES, LocalPlatform
     from fieldwork_common.testing.smtp import free_port
     env = {
-        **isolation.environment(ALL_SERVICES),
+        **isolation.environment(ALL_SERVICES), **weed.environment(),
         "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
         "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RPC_TIMEOUT": "10", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
@@ -404,13 +404,14 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
 
     from fieldwork_common.testing import servers as servers_mod
+    from fieldwork_common.testing.seaweed import SeaweedFS
     from fieldwork_common.testing.smtp import SmtpSink
 
     started = time.monotonic()
     unpooled_levels = [c for c in UNPOOLED_CONCURRENCY]
     pool_size = max(args.concurrency + unpooled_levels)
 
-    servers = isolation = smtp = platform = monolith = load = backlog = None
+    servers = isolation = smtp = weed = platform = monolith = load = backlog = None
     results = []      # (path, Measurement)
     queues = {}
     try:
@@ -422,7 +423,8 @@ def main(argv=None):
 
         load = LoadGenerator(pool_size)          # spawning overlaps the platform's start
         smtp = SmtpSink().start()
-        platform = start_platform(isolation, smtp, log_dir)
+        weed = SeaweedFS(log_dir / "seaweedfs", log_path=log_dir / "seaweedfs.log").start()
+        platform = start_platform(isolation, smtp, weed, log_dir)
         platform.start(timeout=120)
         monolith, monolith_url = start_monolith(isolation, log_dir)
         load.wait_ready()
@@ -479,6 +481,7 @@ def main(argv=None):
             ("monolith", monolith and monolith.stop),
             ("platform", platform and platform.stop),
             ("smtp sink", smtp and smtp.stop),
+            ("object store", weed and weed.stop),
             ("isolation", isolation and isolation.destroy),
             ("servers", servers and servers.stop),
         ]

@@ -323,10 +323,11 @@ def main(argv=None):
 
     from fieldwork_common.testing import servers as servers_mod
     from fieldwork_common.testing.platform import ALL_SERVICES, LocalPlatform
+    from fieldwork_common.testing.seaweed import SeaweedFS
     from fieldwork_common.testing.smtp import SmtpSink, free_port
 
     started = time.monotonic()
-    servers = isolation = smtp = platform = None
+    servers = isolation = smtp = weed = platform = None
     try:
         servers = servers_mod.resolve()
         isolation = servers_mod.Isolation.create(servers)
@@ -334,8 +335,9 @@ def main(argv=None):
         print(f"run {isolation.run_id}: vhost {isolation.vhost}, logs in {log_dir}; "
               f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}", flush=True)
         smtp = SmtpSink().start()
+        weed = SeaweedFS(log_dir / "seaweedfs", log_path=log_dir / "seaweedfs.log").start()
         env = {
-            **isolation.environment(ALL_SERVICES),
+            **isolation.environment(ALL_SERVICES), **weed.environment(),
             "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
             "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "RPC_TIMEOUT": "10", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
@@ -440,6 +442,7 @@ def main(argv=None):
         return 0 if worst < TARGET_P99_MS else 1
     finally:
         for name, step in (("platform", platform and platform.stop), ("smtp sink", smtp and smtp.stop),
+                           ("object store", weed and weed.stop),
                            ("isolation", isolation and isolation.destroy),
                            ("servers", servers and servers.stop)):
             if not step:

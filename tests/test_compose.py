@@ -261,3 +261,35 @@ def test_fieldwork_services_start_after_the_topology_step(services, name):
         f"{name} depends on topology with condition {condition!r}, "
         "expected 'service_completed_successfully'"
     )
+
+
+# --- the object store (docs/files.md) ------------------------------------------------
+
+S3_CONFIG = ROOT / "deploy" / "seaweedfs" / "s3.json"
+
+
+def test_seaweedfs_keeps_its_data_in_a_volume_and_is_not_open(services):
+    weed = services.get("seaweedfs")
+    assert weed, "docker-compose.yml lacks the seaweedfs object store"
+    assert weed["image"].startswith("chrislusf/seaweedfs")
+    assert not weed.get("ports"), "the S3 port stays inside the compose network"
+    mounts = {entry.split(":")[1]: entry.split(":")[0] for entry in weed["volumes"]}
+    assert mounts["/data"] == "s3data"
+    config = next(a.split("=", 1)[1] for a in weed["command"] if a.startswith("-s3.config="))
+    assert mounts[config] == "./deploy/seaweedfs/s3.json"
+    assert "-s3" in weed["command"] and "-s3.iam=false" in weed["command"]
+    assert (weed.get("healthcheck") or {}).get("test")
+
+
+@pytest.mark.parametrize("name", ["gateway", "interventions"])
+def test_the_services_that_store_files_use_the_key_seaweedfs_knows(services, name):
+    env = services[name]["environment"]
+    default = lambda value: value.split(":-", 1)[1].rstrip("}")  # noqa: E731
+    [identity] = json.loads(S3_CONFIG.read_text())["identities"]
+    assert identity["credentials"] == [{"accessKey": default(env["S3_ACCESS_KEY"]),
+                                        "secretKey": default(env["S3_SECRET_KEY"])}]
+    bucket = default(env["S3_BUCKET"])
+    assert set(identity["actions"]) == {f"{a}:{bucket}" for a in ("Admin", "Read", "Write",
+                                                                  "List", "Tagging")}
+    assert default(env["S3_ENDPOINT_URL"]) == "http://seaweedfs:8333"
+    assert (_depends_on(services[name]).get("seaweedfs") or {}).get("condition") == "service_healthy"

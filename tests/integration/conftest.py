@@ -1,7 +1,7 @@
 """The real platform for integration tests: the four nameko services and the
 gateway as OS processes (the commands docker-compose.yml names), against
 real RabbitMQ and PostgreSQL in a vhost and databases of this run's own,
-and a real SMTP server owned by the test session."""
+and a real SMTP server and a real SeaweedFS (S3) owned by the test session."""
 import time
 import uuid
 
@@ -13,6 +13,7 @@ from sqlalchemy.pool import NullPool
 from fieldwork_common.db import engine_url
 from fieldwork_common.testing import servers as servers_mod
 from fieldwork_common.testing.platform import ALL_SERVICES, REPO, LocalPlatform
+from fieldwork_common.testing.seaweed import SeaweedFS
 from fieldwork_common.testing.smtp import SmtpSink, free_port
 
 ADMIN_EMAIL = "admin@test.fieldwork"
@@ -49,10 +50,21 @@ def smtp():
 
 
 @pytest.fixture(scope="session")
-def platform(isolation, smtp):
+def seaweed(isolation, tmp_path_factory):
+    """A real SeaweedFS serving S3 with one key on one bucket (files)."""
+    server = SeaweedFS(tmp_path_factory.mktemp("seaweedfs"),
+                       log_path=REPO / "var" / "test-logs" / isolation.run_id / "seaweedfs.log")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def platform(isolation, smtp, seaweed):
     log_dir = REPO / "var" / "test-logs" / isolation.run_id
     env = {
         **isolation.environment(ALL_SERVICES),
+        **seaweed.environment(),
         "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
         "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
         "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
@@ -86,11 +98,11 @@ class Client:
         self.base_url = base_url
         self.token = token
 
-    def request(self, method, path, json=None, headers=None, data=None):
+    def request(self, method, path, json=None, headers=None, data=None, files=None):
         headers = dict(headers or {})
         if self.token:
             headers.setdefault("Authorization", f"Bearer {self.token}")
-        return requests.request(method, self.base_url + path, json=json, data=data,
+        return requests.request(method, self.base_url + path, json=json, data=data, files=files,
                                 headers=headers, timeout=30)
 
     def get(self, path, **kw):
@@ -243,6 +255,17 @@ class World:
         """PATCH a master-data record with the version read; the raw response."""
         return (as_user or self.admin).request("PATCH", path, json={**changes, "version": version})
 
+
+    # --- files -------------------------------------------------------------------------
+
+    PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b1a5"
+                        "2e0000000049454e44ae426082")  # one transparent pixel
+
+    def file(self, as_user=None, kind="document", data=PNG, name="scan.png", **form):
+        """POST /files (multipart): `form` may name the company_id; the file as answered."""
+        return created((as_user or self.admin).request(
+            "POST", "/files", data={"kind": kind, **form}, files={"file": (name, data)}))
 
     # --- surveys and emails (notifications) ---------------------------------------
 

@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 import pytest
 
 from fieldwork_common.testing.waiting import wait_until
+from conftest import World
 
 A, M, T, C = "admin", "manager", "technician", "client"
 ALL = {A, M, T, C}
@@ -127,6 +128,13 @@ TABLE = {
     ("GET", "/statuses/<status_id>"): (ALL, None, None),                 # a shared catalog
     ("PATCH", "/statuses/<status_id>"): ({A}, None, None),
     ("DELETE", "/statuses/<status_id>"): ({A}, None, None),
+    # files: anyone uploads (for its company) and reads what it may see
+    ("POST", "/files"): (ALL, None, None),
+    ("GET", "/files/<file_id>"): (ALL, "file", None),
+    ("GET", "/files/<file_id>/thumbnail"): (ALL, "file", None),
+    ("POST", "/interventions/<intervention_id>/attachments"): (
+        ALL, "intervention", lambda w: {"file_id": w["file"]["id"], "visible_to_client": True}),
+    ("GET", "/interventions/<intervention_id>/attachments"): (ALL, "intervention", None),
 }
 
 
@@ -239,9 +247,13 @@ def foreign(world, admin):
     login = world.login_for("client", client_id=client["id"])
     user = login.get("/account").json()
     session = login.get("/account/sessions").json()["items"][0]
+    photo = world.file(kind="photo", company_id=company["id"])
+    attached = admin.post(f"/interventions/{intervention['id']}/attachments",
+                          {"file_id": photo["id"], "visible_to_client": True})
+    assert attached.status_code == 201, attached.text
     return {"company": company, "technician": technician, "client": client, "site": site,
             "contract": contract, "equipment": equipment, "intervention": intervention,
-            "status": world.status(), "user": user, "session": session}
+            "status": world.status(), "user": user, "session": session, "file": photo}
 
 
 OWNED = sorted(key for key, (_, kind, _) in TABLE.items() if kind)
@@ -268,7 +280,8 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "company": ("interventions", "companies"), "technician": ("interventions", "technicians"),
           "client": ("interventions", "clients"), "site": ("interventions", "sites"),
           "equipment": ("interventions", "equipment"), "contract": ("interventions", "contracts"),
-          "user": ("gateway", "users"), "session": ("gateway", "sessions")}
+          "user": ("gateway", "users"), "session": ("gateway", "sessions"),
+          "file": ("interventions", "files")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -325,6 +338,8 @@ REFERENCES = {
     ("GET", "/admin/audit"): {"user_id": "user", "company_id": "company"},
     ("GET", "/surveys/summary"): {"company_id": "company", "technician_id": "technician"},
     ("GET", "/admin/emails"): {"after": CURSOR},
+    ("POST", "/files"): {"company_id": "company"},
+    ("POST", "/interventions/<intervention_id>/attachments"): {"file_id": "file"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -351,7 +366,7 @@ def id_fields():
     from fieldwork_gateway.web import api
     found = set()
     for route in api.routes:
-        for schema in (route.body, route.query):
+        for schema in (route.body, route.query, route.form):
             if schema is None:
                 continue
             for name, field in schema().fields.items():
@@ -389,6 +404,7 @@ def two_companies(world, admin):
         return {"company": company, "technician": technician, "client": client, "site": site,
                 "contract": response.json(), "equipment": equipment, "intervention": intervention,
                 "user": login.get("/account").json(), "type_id": intervention["type_id"],
+                "file": world.file(company_id=company["id"]),
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -434,7 +450,18 @@ def valid_request(method, rule, a):
         body = {"locale": "en", "version": a["user"]["version"]}
     elif (method, rule) == ("GET", "/calendar"):
         query = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
+    elif (method, rule) == ("POST", "/files"):
+        body = {"kind": "document"}  # a form; the file goes with it (send)
+    elif rule.endswith("/attachments"):
+        body = {"file_id": a["file"]["id"], "visible_to_client": True}
     return path, body, query
+
+
+def send(caller, method, rule, target, body):
+    """The request: a multipart form with a file for an upload, else JSON."""
+    if (method, rule) == ("POST", "/files"):
+        return caller.request(method, target, data=body, files={"file": ("scan.png", World.PNG)})
+    return caller.request(method, target, json=body)
 
 
 # what else a login's body must say for B's object to be the only thing wrong
@@ -465,7 +492,9 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/sites": ("interventions", "sites"), "/equipment": ("interventions", "equipment"),
           "/contracts": ("interventions", "contracts"),
           "/calendar": ("interventions", "access_tokens"), "/users": ("gateway", "users"),
-          "/settings": ("interventions", "settings")}
+          "/settings": ("interventions", "settings"), "/files": ("interventions", "files")}
+WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
+    "interventions", "intervention_attachments")}
 
 
 def stored(service_db, method, rule):
@@ -473,7 +502,7 @@ def stored(service_db, method, rule):
     writes (their count and a digest of their content)."""
     if method == "GET":
         return None
-    database, table = WRITES["/" + rule.split("/")[1]]
+    database, table = WRITES_OF_ROUTE.get((method, rule)) or WRITES["/" + rule.split("/")[1]]
     return service_db(database, f"SELECT count(*), md5(coalesce(string_agg(to_jsonb(t)::text, ',' "
                                 f"ORDER BY to_jsonb(t)::text), '')) FROM {table} t")
 
@@ -492,7 +521,7 @@ def test_another_companys_id_in_a_body_or_filter_is_refused_and_nothing_is_writt
         body, query = with_foreign(method, rule, field, body, query, b)
         before = stored(service_db, method, rule)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")
-        response = caller.request(method, target, json=body)
+        response = send(caller, method, rule, target, body)
         as_role = A if role == "company_admin" else role
         expected = REFUSED_OTHERWISE.get((role, method, rule, field),
                                          404 if as_role in allowed else 403)
@@ -509,9 +538,11 @@ def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
     checks = [("GET", "/interventions", "company_admin"), ("GET", "/calendar", M),
               ("GET", "/equipment", C), ("GET", "/technicians", T), ("POST", "/sites", "company_admin"),
               ("POST", "/calendar/feeds", T), ("PUT", "/interventions/<intervention_id>/assignment", M),
-              ("POST", "/users", M), ("GET", "/admin/audit", "company_admin")]
+              ("POST", "/users", M), ("GET", "/admin/audit", "company_admin"),
+              ("POST", "/files", C), ("POST", "/files", T),
+              ("POST", "/interventions/<intervention_id>/attachments", T)]
     for method, rule, role in checks:
         path, body, query = valid_request(method, rule, a)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")
-        response = a["logins"][role].request(method, target, json=body)
+        response = send(a["logins"][role], method, rule, target, body)
         assert response.status_code < 300, (role, method, target, response.text)

@@ -267,10 +267,14 @@ def _exercise_every_event(world, admin):
                             pickup_at="2030-01-15T10:30:00+01:00", pickup_kind="pickup")
     world.walk_to(current, "delivered")
     _ok(admin.request("POST", f"/interventions/{iid}/reopen"))
+    document = world.file(company_id=company["id"])
+    _ok(admin.post(f"/interventions/{iid}/attachments",
+                   {"file_id": document["id"], "visible_to_client": True}), 201)
     expected |= {(event, iid) for event in (
         "intervention.created", "intervention.updated", "intervention.assigned",
         "intervention.step_changed", "intervention.status_changed", "intervention.status_reset",
-        "intervention.closed", "intervention.delivered", "intervention.reopened")}
+        "intervention.closed", "intervention.delivered", "intervention.reopened",
+        "intervention.file_attached")}
 
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)

@@ -372,17 +372,18 @@ class FaultPlatform:
 
 
 @pytest.fixture(scope="module")
-def behind_proxies(servers):
+def behind_proxies(servers, seaweed):
     """The whole platform, in a vhost and databases of its own; every
     process reaches PostgreSQL through `pg_proxy`, and the interventions
-    service reaches RabbitMQ through `amqp_proxy` (same vhost)."""
+    service reaches RabbitMQ through `amqp_proxy` (same vhost). Files go
+    to the session's SeaweedFS."""
     iso = servers_mod.Isolation.create(servers)
     sink = SmtpSink().start()
     pg_proxy = TcpProxy(*host_port(servers.postgres_url, 5432)).start()
     amqp_proxy = TcpProxy(*host_port(servers.amqp_uri, 5672)).start()
     env = {**{k: via(v, pg_proxy) if k.endswith("_DATABASE_URL") else v
               for k, v in iso.environment(ALL_SERVICES).items()},
-           "POSTGRES_URL": via(servers.postgres_url, pg_proxy),
+           "POSTGRES_URL": via(servers.postgres_url, pg_proxy), **seaweed.environment(),
            "SMTP_HOST": sink.host, "SMTP_PORT": str(sink.port),
            "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
            "RPC_TIMEOUT": "3", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",

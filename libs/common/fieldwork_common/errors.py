@@ -72,6 +72,20 @@ class Gone(FieldworkError):
 
 
 @deserialize_to_instance
+class PayloadTooLarge(FieldworkError):
+    """Over a size limit; `details` names the limit (`limit_bytes`)."""
+    code = "payload_too_large"
+    http_status = 413
+
+
+@deserialize_to_instance
+class UnsupportedMediaType(FieldworkError):
+    """A content type that is not accepted; `details` lists those that are."""
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+@deserialize_to_instance
 class PreconditionRequired(FieldworkError):
     code = "precondition_required"
     http_status = 428

@@ -2,7 +2,8 @@
 
 gthread workers: gunicorn 27 has no eventlet worker, and the RPC pool is
 thread-safe per checkout (STACK-NOTES). The master prepares the accounts
-database and the first admin once, before forking.
+database and the first admin once, before forking, and makes sure the
+object store's bucket exists (docs/files.md).
 """
 import os
 
@@ -28,3 +29,25 @@ def on_starting(server):
     if accounts.ensure_admin(settings.admin_email, settings.admin_password):
         server.log.info("created the first admin %s", settings.admin_email)
     accounts.engine.dispose()
+    ensure_bucket(server)
+
+
+def ensure_bucket(server, timeout=30):
+    """The bucket files go to, created when missing. The store may still be
+    starting (compose starts them together): it is asked for `timeout`
+    seconds, then the gateway stops, saying why."""
+    import time
+
+    from fieldwork_common import files
+    store = files.store()
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if store.ensure_bucket():
+                server.log.info("created the bucket %s", store.settings.bucket)
+            return
+        except Exception as exc:
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"the object store at {store.settings.endpoint_url or 'AWS S3'} "
+                                   f"does not answer for bucket {store.settings.bucket!r}: {exc}") from exc
+            time.sleep(1)

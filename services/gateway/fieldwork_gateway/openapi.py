@@ -61,6 +61,9 @@ def build_spec(api):
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": route.body}}}
+        if route.form is not None:
+            operation["requestBody"] = {"required": True, "content": {
+                "multipart/form-data": {"schema": route.form}}}
         for status, text in sorted({**ERRORS, **route.errors}.items()):
             if status in (401, 403) and not route.roles or status == 428 and route.method != "PATCH":
                 continue

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from flask import current_app, g, jsonify, request
 from marshmallow import ValidationError
 
-from fieldwork_common.errors import Forbidden, InvalidInput, PreconditionRequired
+from fieldwork_common.errors import Forbidden, InvalidInput, PayloadTooLarge, PreconditionRequired
 from fieldwork_gateway.auth import claims_from_header
 
 PUBLIC = None  # roles=PUBLIC: no token needed
@@ -38,6 +38,9 @@ class Route:
     description: str = ""
     errors: dict = field(default_factory=dict)  # statuses beyond the usual ones: {429: "why"}
     platform: bool = False  # admins of the whole platform only (no company): operations
+    # a multipart/form-data body instead of JSON: its fields, documented and
+    # walked like a body's, read by the view itself (it streams them)
+    form: type | None = None
 
 
 class Api:
@@ -45,7 +48,7 @@ class Api:
         self.routes = []
 
     def route(self, path, method, *, summary, roles, body=None, response=None, status=200,
-              tag="default", query=None, description="", errors=None, platform=False):
+              tag="default", query=None, description="", errors=None, platform=False, form=None):
         def decorator(view):
             params = tuple(part[1:-1].split(":")[-1] for part in path.split("/")
                            if part.startswith("<"))
@@ -53,7 +56,7 @@ class Api:
                           summary=summary, roles=roles, body=body, response=response,
                           status=status, tag=tag, path_params=params, query=query,
                           description=description or (view.__doc__ or "").strip(),
-                          errors=dict(errors or {}), platform=platform)
+                          errors=dict(errors or {}), platform=platform, form=form)
             self.routes.append(route)
             route.view = _wrap(route, view)
             return view
@@ -120,8 +123,25 @@ def _idempotency(route, kwargs):
     return scope, hashlib.sha256(body.encode()).hexdigest()
 
 
+JSON_MAX_BYTES = 1024 * 1024  # every JSON body, whatever a route's own limit (uploads)
+
+
 def json_body():
-    raw = request.get_data(cache=False)
+    """The request's JSON object, at most JSON_MAX_BYTES (413 beyond, with
+    the limit), read whether or not a Content-Length announced it."""
+    too_large = PayloadTooLarge(f"A JSON body may be at most {JSON_MAX_BYTES} bytes.",
+                                {"limit_bytes": JSON_MAX_BYTES})
+    if (request.content_length or 0) > JSON_MAX_BYTES:
+        raise too_large
+    raw = bytearray()
+    while len(raw) <= JSON_MAX_BYTES:
+        chunk = request.stream.read(JSON_MAX_BYTES + 1 - len(raw))
+        if not chunk:
+            break
+        raw += chunk
+    if len(raw) > JSON_MAX_BYTES:
+        raise too_large
+    raw = bytes(raw)
     if not raw:
         raise InvalidInput("A JSON body is required.")
     try:
@@ -131,6 +151,16 @@ def json_body():
     if not isinstance(body, dict):
         raise InvalidInput("The body must be a JSON object.")
     return body
+
+
+def rehash_idempotency(content):
+    """For a route whose body is not known when the request starts (an
+    upload, read as a stream): the request's idempotency hash from what it
+    carried, so that the same Idempotency-Key with another file is 409."""
+    current = g.get("idempotency")
+    if current is not None:
+        body = json.dumps(content, sort_keys=True, default=str)
+        g.idempotency = (current[0], hashlib.sha256(body.encode()).hexdigest())
 
 
 def storable(value, where="body"):

@@ -11,15 +11,15 @@ from fieldwork_common.serialize import is_uuid
 
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import (
-    Client, Company, Contract, Equipment, Intervention, InterventionType, Site, Status,
-    Technician, technician_companies)
+    Attachment, Client, Company, Contract, Equipment, File, Intervention, InterventionType, Site,
+    Status, Technician, technician_companies)
 
 MODELS = {"company": Company, "technician": Technician, "client": Client, "site": Site,
           "equipment": Equipment, "contract": Contract, "intervention_type": InterventionType,
-          "status": Status, "intervention": Intervention}
+          "status": Status, "intervention": Intervention, "file": File}
 LABELS = {"company": "Company", "technician": "Technician", "client": "Client", "site": "Site",
           "equipment": "Equipment", "contract": "Contract", "intervention_type": "Intervention type",
-          "status": "Status", "intervention": "Intervention"}
+          "status": "Status", "intervention": "Intervention", "file": "File"}
 
 
 def require_admin(principal, company_id=None):
@@ -82,6 +82,8 @@ def scope(kind, principal, session):
     if kind == "intervention":
         conditions = visibility(p)
         return sa.and_(*conditions) if conditions else None
+    if kind == "file":
+        return _file_scope(p, session)
     if kind == "company":
         if p is not None and p.role == "client":
             return sa.false()
@@ -111,6 +113,35 @@ def scope(kind, principal, session):
         return model.client_id == p.client_id
     cond = _company_cond(p, session, Client.company_id)
     return None if cond is None else model.client_id.in_(sa.select(Client.id).where(cond))
+
+
+def _attached_to(*conditions):
+    """Files attached to the interventions that match `conditions`."""
+    return File.id.in_(sa.select(Attachment.file_id)
+                       .join(Intervention, Intervention.id == Attachment.intervention_id)
+                       .where(*conditions))
+
+
+def _file_scope(p, session):
+    """A file is visible to its uploader, to the admins and managers of its
+    company and its technicians (as any record of the company), and to
+    whoever may see what it is attached to: the intervention's technician,
+    and its client when the attachment is visible to the client."""
+    if p is None:
+        return None
+    uploader = File.uploaded_by == p.user_id
+    if p.role == "client":
+        if not p.client_id:
+            return uploader
+        return sa.or_(uploader, _attached_to(Intervention.client_id == p.client_id,
+                                             Attachment.visible_to_client.is_(True)))
+    company = _company_cond(p, session, File.company_id)
+    if company is None:
+        return None
+    others = [uploader]
+    if p.role == "technician" and p.technician_id:
+        others.append(_attached_to(Intervention.technician_id == p.technician_id))
+    return sa.or_(company, *others)
 
 
 def visible(session, principal, kind, object_id, lock=False, field=None):

@@ -51,6 +51,8 @@ EVENT_FIELDS = {
                                   "version"),
     "intervention.reopened": ("id", "company_id", "client_id", "technician_id", "from_step",
                               "to_step", "state", "at", "by", "version"),
+    "intervention.file_attached": ("id", "company_id", "client_id", "technician_id", "file_id",
+                                   "kind", "content_type", "visible_to_client", "at", "by"),
 }
 
 
@@ -72,17 +74,19 @@ class Change:
 class InterventionChanges:
     """Mixed into the wings' RPC classes (needs `db` and `principal`)."""
 
-    def _change(self, uow, intervention_id, decide, version=None):
+    def _change(self, uow, intervention_id, decide, version=None, versioned=True):
         """Lock → check → decide → version → history → outbox → answer.
         `decide(session, intervention)` checks the caller's rights and the
         rules, changes the intervention and answers a Change (or None: nothing
-        changes, nothing is recorded)."""
+        changes, nothing is recorded). `versioned=False`: what changes is
+        beside the intervention's own fields (its attachments), so its
+        version and ETag stay; the history still records it."""
         s = uow.session
         intervention = self._locked(s, intervention_id)
         change = decide(s, intervention)
         if change is not None:
             self._changed(s, intervention, change.kind, change.data, change.at,
-                          expected_version=version)
+                          expected_version=version, versioned=versioned)
             for event_type, data in change.events(intervention):
                 uow.publish(event_type, intervention.id, data)
         return as_dict(intervention, INTERVENTION_FIELDS)
@@ -103,13 +107,15 @@ class InterventionChanges:
             raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
         return intervention
 
-    def _changed(self, session, intervention, kind, data, at, expected_version=None):
+    def _changed(self, session, intervention, kind, data, at, expected_version=None,
+                 versioned=True):
         """Bump the version, record the change in the history."""
         if expected_version is not None and expected_version != intervention.version:
             raise Conflict("The intervention was changed by someone else; reload it and retry.",
                            {"current_version": intervention.version, "your_version": expected_version})
-        intervention.version = intervention.version + 1
-        intervention.updated_at = at
+        if versioned:
+            intervention.version = intervention.version + 1
+            intervention.updated_at = at
         author_id, author_role = self._author()
         session.add(HistoryEntry(intervention_id=intervention.id, kind=kind, data=data,
                                  author_id=author_id, author_role=author_role, at=at))

@@ -191,8 +191,8 @@ class Intervention(Base):
 
 class HistoryEntry(Base):
     """Every change of an intervention, with its author and time:
-    `kind` is created, step, status, status_reset, assignment, fields or
-    reopened; `data` says what changed."""
+    `kind` is created, step, status, status_reset, assignment, fields,
+    reopened or attachment; `data` says what changed."""
     __tablename__ = "intervention_history"
     id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
     intervention_id: Mapped[str] = ref("interventions.id")
@@ -217,3 +217,38 @@ class AccessToken(Base):
     revoked: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     created_by: Mapped[str | None]
     created_at: Mapped[datetime] = created_at()
+
+
+class File(Base):
+    """A file's metadata (docs/files.md); its bytes are in the object store
+    under `original_key` (and, for JPEG, PNG and WebP images, a thumbnail
+    and a copy without EXIF/GPS for clients). `kind`: photo, video,
+    document or signature; `content_type` was detected from the bytes."""
+    __tablename__ = "files"
+    id: Mapped[str] = id_column()
+    company_id: Mapped[str] = ref("companies.id")
+    uploaded_by: Mapped[str]          # the login (user id) that uploaded it
+    uploaded_by_role: Mapped[str]
+    kind: Mapped[str]
+    content_type: Mapped[str]
+    size: Mapped[int] = mapped_column(sa.BigInteger)
+    sha256: Mapped[str]
+    original_name: Mapped[str | None]
+    original_key: Mapped[str]
+    thumbnail_key: Mapped[str | None]
+    client_key: Mapped[str | None]
+    created_at: Mapped[datetime] = created_at()
+
+
+class Attachment(Base):
+    """A file attached to an intervention; a client sees it only when
+    `visible_to_client`."""
+    __tablename__ = "intervention_attachments"
+    intervention_id: Mapped[str] = mapped_column(UUID(as_uuid=False), sa.ForeignKey("interventions.id"),
+                                                 primary_key=True)
+    file_id: Mapped[str] = mapped_column(UUID(as_uuid=False), sa.ForeignKey("files.id"),
+                                         primary_key=True)
+    visible_to_client: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    attached_by: Mapped[str]
+    attached_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
+                                                  server_default=sa.func.now())

@@ -426,9 +426,15 @@ def test_every_workflow_event_carries_exactly_its_documented_keys():
          lambda s: s.change_step(IDS["intervention"], "delivered")),
         (ADMIN, intervention("delivered", "completed", completed_at=datetime.now(timezone.utc)),
          lambda s: s.reopen_intervention(IDS["intervention"])),
+        (ADMIN, intervention("in_workshop"), lambda s: s.attach_file(
+            IDS["intervention"], IDS["other"], True)),
     ]
+    found = {**records(), "File": Row(
+        id=IDS["other"], company_id=IDS["company"], kind="photo", content_type="image/jpeg",
+        size=10, sha256="0" * 64, original_name="a.jpg", uploaded_by="au",
+        created_at=datetime.now(timezone.utc), thumbnail_key="t")}
     for principal, row, run in runs:
-        service, db = workflow_for(principal, row)
+        service, db = workflow_for(principal, row, found=found)
         run(service)
         published += db.published
     assert {event_type for event_type, _, _ in published} == set(EVENT_FIELDS)

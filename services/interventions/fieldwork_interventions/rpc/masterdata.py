@@ -28,8 +28,8 @@ from fieldwork_interventions.access import (
     LABELS, MODELS, other_company_ids, require_admin, require_global_admin, require_writer,
     resolve, resolve_filter, scope, technicians_of, visible)
 from fieldwork_interventions.models import (
-    Client, Company, Contract, Equipment, Intervention, InterventionType, Settings, Site, Status,
-    Technician, technician_companies)
+    Client, Company, Contract, Equipment, File, Intervention, InterventionType, Settings, Site,
+    Status, Technician, technician_companies)
 
 # The records as the API answers them and as <kind>.created / <kind>.updated carry them.
 COMPANY_FIELDS = ("id", "name", "email", "phone", "address", "survey_enabled", "active",
@@ -93,6 +93,7 @@ def references(session, kind, obj):
                 "clients": count(Client, Client.company_id == obj.id),
                 "contracts": count(Contract, Contract.company_id == obj.id),
                 "interventions": count(Intervention, Intervention.company_id == obj.id),
+                "files": count(File, File.company_id == obj.id),
                 "settings": count(Settings, Settings.main_company_id == obj.id)}
     if kind == "technician":
         return {"interventions": count(Intervention, Intervention.technician_id == obj.id)}

@@ -35,7 +35,8 @@ class AssignmentIn(Schema):
 class HistoryEntry(Schema):
     id = fields.Integer()
     kind = fields.String(metadata={
-        "description": "created, step, status, status_reset, assignment, fields or reopened"})
+        "description": "created, step, status, status_reset, assignment, fields, reopened or attachment (a "
+                       "file attached, docs/files.md)"})
     data = fields.Dict(metadata={"description": "what changed"})
     author_id = fields.String()
     author_role = fields.String()

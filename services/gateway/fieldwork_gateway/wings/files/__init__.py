@@ -1,0 +1,1 @@
+"""Files: uploads to the object store, downloads, and the files attached to interventions."""
