@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from fieldwork_common import config
 from fieldwork_common.envelope import exchange_name
 from fieldwork_common.pg import lock_key
+from fieldwork_common.polling import PollingLoop
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +81,12 @@ def create_messaging_tables(op):
     )
 
 
-class OutboxRelay(Extension):
+class OutboxRelay(PollingLoop, Extension):
     """Publishes the outbox. One relay at a time per database holds a
     transaction-scoped advisory lock while it publishes a batch, which keeps
     the order of events across replicas; the others find the lock taken
     and wait for their next turn."""
 
-    poll_interval = 0.5
     batch_size = 200
 
     def configure(self, engine, service):
@@ -103,7 +103,8 @@ class OutboxRelay(Extension):
         # after ours: the exchange is known only now.
         self.exchange = Exchange(exchange_name(self.service), type="topic", durable=True)
         self._running = True
-        self._thread = self.container.spawn_managed_thread(self._run)
+        self.what = f"outbox relay of {self.service}"
+        self._thread = self.container.spawn_managed_thread(self._loop)
 
     def stop(self):
         self._running = False
@@ -121,24 +122,12 @@ class OutboxRelay(Extension):
     def wake(self):
         self._wakeup.set()
 
-    def _run(self):
-        import eventlet
-        failures = 0
-        while self._running:
-            self._wakeup.wait(self.poll_interval)
-            self._wakeup.clear()
-            if not self._running:
-                break
-            try:
-                while self._running and self.publish_pending() == self.batch_size:
-                    pass
-                failures = 0
-            except Exception:  # broker or database down: back off, retry
-                failures += 1
-                log.warning("outbox relay of %s failed (%d in a row)", self.service,
-                            failures, exc_info=failures == 1)
-                self._close()
-                eventlet.sleep(min(5.0, 0.2 * 2 ** failures))
+    def poll(self):
+        while self._running and self.publish_pending() == self.batch_size:
+            pass
+
+    def after_failure(self):
+        self._close()
 
     def _producer(self):
         if self._connection is None:

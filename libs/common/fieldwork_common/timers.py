@@ -56,6 +56,8 @@ from nameko.extensions import Entrypoint, SharedExtension
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from fieldwork_common.polling import PollingLoop
+
 log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "fired", "cancelled", "failed")
@@ -204,7 +206,7 @@ def cancel(session, kind, key):
 
 # --- the entrypoint and the poller ------------------------------------------------------
 
-class TimerPoller(SharedExtension):
+class TimerPoller(PollingLoop, SharedExtension):
     """One per service process, started by the service's `Database` (which
     gives it the engine): fires the due timers of the kinds the service
     handles. It polls every TIMER_POLL seconds while the service has at
@@ -257,7 +259,8 @@ class TimerPoller(SharedExtension):
                  self.service, ", ".join(sorted(self._handlers)), self.poll_interval,
                  self.retry_base, self.max_attempts)
         self._running = True
-        self._thread = self.container.spawn_managed_thread(self._run, identifier="timers")
+        self.what = f"timers of {self.service}"
+        self._thread = self.container.spawn_managed_thread(self._loop, identifier="timers")
 
     def stop(self):
         self._halt()
@@ -273,22 +276,8 @@ class TimerPoller(SharedExtension):
         if thread is not None:
             thread.wait()
 
-    def _run(self):
-        import eventlet
-        failures = 0
-        while self._running:
-            self._wakeup.wait(self.poll_interval)
-            self._wakeup.clear()
-            if not self._running:
-                break
-            try:
-                self.fire_due()
-                failures = 0
-            except Exception:  # database down: back off, try again
-                failures += 1
-                log.warning("timers of %s: polling failed (%d in a row)", self.service, failures,
-                            exc_info=failures == 1)
-                eventlet.sleep(min(5.0, 0.2 * 2 ** failures))
+    def poll(self):
+        self.fire_due()
 
     def fire_due(self):
         """Fire every timer due now; returns how many were handled (fired
