@@ -16,18 +16,19 @@ class Operations:
 
     @rpc
     def list_dead_letters(self):
-        """Admins: the events this service gave up on after its retries."""
+        """Platform admins: the events this service gave up on after its retries."""
         _require_admin(self.principal)
         return self.topology.list()
 
     @rpc
     def replay_dead_letters(self, ids):
-        """Admins: send dead letters (a list of ids, or "all") back to the
+        """Platform admins: send dead letters (a list of ids, or "all") back to the
         queue they failed in, once their cause is fixed."""
         _require_admin(self.principal)
         return self.topology.replay(ids)
 
 
 def _require_admin(principal):
-    if principal is None or not principal.is_admin:
-        raise Forbidden("Only admins handle dead letters.")
+    # they carry every company's events: an admin of one company may not
+    if principal is None or not principal.is_platform_admin:
+        raise Forbidden("Only an admin of the whole platform handles dead letters.")

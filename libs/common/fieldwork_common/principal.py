@@ -25,6 +25,12 @@ class Principal:
     def is_admin(self):
         return self.role == "admin"
 
+    @property
+    def is_platform_admin(self):
+        """An admin of the whole platform (no company): it sees every company,
+        and alone runs the operations (dead letters, the email log)."""
+        return self.role == "admin" and self.company_id is None
+
     def to_json(self):
         return json.dumps(asdict(self), sort_keys=True)
 

@@ -216,7 +216,7 @@ def visibility(principal):
 
 def require_global_admin(principal):
     require_admin(principal)
-    if principal.company_id is not None:
+    if not principal.is_platform_admin:
         raise Forbidden("Only an admin of the whole platform may do this.")
 
 

@@ -159,8 +159,9 @@ class EmailMachinery:
             self._send(email_id)
 
     def _require_admin(self):
-        if self.principal is None or not self.principal.is_admin:
-            raise Forbidden("Only admins handle the email log.")
+        # every company's emails: an admin of one company may not
+        if self.principal is None or not self.principal.is_platform_admin:
+            raise Forbidden("Only an admin of the whole platform handles the email log.")
 
     # --- sending -----------------------------------------------------------------------
 

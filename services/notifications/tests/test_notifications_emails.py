@@ -55,6 +55,17 @@ def test_the_email_log_is_for_admins():
         service.list_emails()
 
 
+def test_the_email_log_and_the_dead_letters_are_not_an_admin_of_one_companys():
+    """They carry every company's emails and events (checked here too, not
+    only at the gateway)."""
+    service = worker_factory(NotificationsService,
+                             principal=Principal(user_id="u", role="admin", company_id="c"))
+    for call in (service.list_emails, service.list_dead_letters,
+                 lambda: service.resend_email("00000000-0000-4000-8000-000000000000")):
+        with pytest.raises(Forbidden):
+            call()
+
+
 def test_only_known_statuses_can_be_listed():
     from fieldwork_common.errors import InvalidInput
     service = worker_factory(NotificationsService, principal=Principal(user_id="a", role="admin"))

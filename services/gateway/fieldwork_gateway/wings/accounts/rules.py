@@ -26,7 +26,7 @@ MANAGERS_GRANT = ("client",)
 # --- who may grant what ------------------------------------------------------------
 
 def is_platform_admin(caller):
-    return caller.role == "admin" and caller.company_id is None
+    return caller.is_platform_admin
 
 
 def may_manage_users(caller):
