@@ -154,8 +154,8 @@ def visible(session, principal, kind, object_id, lock=False, field=None):
         cond = scope(kind, principal, session)
         if cond is not None:
             query = query.where(cond)
-        if lock:
-            query = query.with_for_update()
+        if lock:  # and read afresh: another transaction may have changed it meanwhile
+            query = query.with_for_update().execution_options(populate_existing=True)
         found = session.scalars(query).first()
     if found is None:
         raise NotFound(f"{LABELS[kind]} not found.", {field or f"{kind}_id": object_id})

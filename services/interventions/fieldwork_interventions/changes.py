@@ -10,15 +10,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
-import sqlalchemy as sa
-
 from fieldwork_common.envelope import rfc3339
-from fieldwork_common.errors import Conflict, NotFound
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.errors import Conflict
+from fieldwork_common.serialize import as_dict
 
-from fieldwork_interventions.access import other_company_ids
+from fieldwork_interventions.access import other_company_ids, visible
 from fieldwork_interventions.domain import rules
-from fieldwork_interventions.models import HistoryEntry, Intervention, Settings
+from fieldwork_interventions.models import HistoryEntry, Settings
 
 INTERVENTION_FIELDS = ("id", "company_id", "client_id", "equipment_id", "type_id",
                        "technician_id", "site_id", "contract_id", "location", "description",
@@ -98,14 +96,7 @@ class InterventionChanges:
     def _locked(self, session, intervention_id):
         """The intervention, locked for this transaction; NotFound if the
         caller may not see it."""
-        intervention = None
-        if is_uuid(intervention_id):
-            intervention = session.execute(
-                sa.select(Intervention).where(Intervention.id == intervention_id)
-                .with_for_update().execution_options(populate_existing=True)).scalar_one_or_none()
-        if intervention is None or not rules.can_see_intervention(self.principal, intervention):
-            raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
-        return intervention
+        return visible(session, self.principal, "intervention", intervention_id, lock=True)
 
     def _changed(self, session, intervention, kind, data, at, expected_version=None,
                  versioned=True):

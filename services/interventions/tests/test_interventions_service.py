@@ -12,6 +12,7 @@ from fieldwork_common.db import CallContext
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, Unavailable
 from fieldwork_common.principal import Principal
 from fieldwork_common.testing.fakes import FakeDb
+from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import HistoryEntry
 from fieldwork_interventions.service import InterventionsService
 
@@ -121,14 +122,23 @@ class ShopDb(FakeDb):
             self.found["Settings"] = settings
         self.added = []
 
+    def selected(self, query):
+        """What a select finds: the intervention held (the fake does not
+        apply the caller's scope: test it with `principal`), or a record."""
+        name = getattr(query.column_descriptions[0].get("entity"), "__name__", None)
+        if name == "Intervention":
+            return self.row if self.row is not None and (
+                self.principal is None or rules.can_see_intervention(self.principal, self.row)) else None
+        return self.found.get(name)
+
+    principal = None
+
     @contextmanager
     def unit_of_work(self):
         with super().unit_of_work() as uow:
-            uow.session.execute.return_value.scalar_one_or_none.return_value = self.row
             uow.session.get.side_effect = lambda model, key: self.found.get(model.__name__)
             # what a reference resolves to (access.visible selects one record)
-            uow.session.scalars.side_effect = lambda query: FirstOf(self.found.get(
-                getattr(query.column_descriptions[0].get("entity"), "__name__", None)))
+            uow.session.scalars.side_effect = lambda query: FirstOf(self.selected(query))
             uow.session.add.side_effect = self.added.append
             yield uow
 
@@ -146,6 +156,7 @@ class FirstOf:
 
 def workflow_for(principal, row=None, **kw):
     db = ShopDb(row, **kw)
+    db.principal = principal  # the scope the real query would apply
     return worker_factory(InterventionsService, db=db, principal=principal), db
 
 

@@ -4,10 +4,10 @@ import sqlalchemy as sa
 from fieldwork_common.rpc import rpc
 
 from fieldwork_common.commands import command
-from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.errors import Forbidden, InvalidInput
+from fieldwork_common.serialize import as_dict
 
-from fieldwork_interventions.access import (other_company_ids, resolve, resolve_optional,
+from fieldwork_interventions.access import (other_company_ids, resolve, resolve_optional, visible,
                                             sees_company)
 from fieldwork_interventions.changes import (
     CLIENT_CONTACT, COMPANY_CONTACT, HISTORY_FIELDS, INTERVENTION_FIELDS, TECHNICIAN_CONTACT, Change,
@@ -115,10 +115,8 @@ class Interventions(InterventionChanges):
     def get_intervention(self, intervention_id):
         """Any role; a caller who may not see it gets NotFound."""
         with self.db.session() as session:
-            intervention = session.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
-            if intervention is None or not rules.can_see_intervention(self.principal, intervention):
-                raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
-            return as_dict(intervention, INTERVENTION_FIELDS)
+            return as_dict(visible(session, self.principal, "intervention", intervention_id),
+                           INTERVENTION_FIELDS)
 
     @rpc
     @command
@@ -155,9 +153,7 @@ class Interventions(InterventionChanges):
         """Every change, oldest first. Admin, the company's manager, its
         technician; a client has its tracking page instead (Forbidden)."""
         with self.db.session() as session:
-            intervention = session.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
-            if intervention is None or not rules.can_see_intervention(self.principal, intervention):
-                raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
+            intervention = visible(session, self.principal, "intervention", intervention_id)
             if not rules.can_work_on(self.principal, intervention):
                 raise Forbidden("A client follows an intervention on its tracking page.")
             entries = session.execute(

@@ -19,9 +19,9 @@ from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Forbidden, InvalidInput, NotFound
 from fieldwork_common.pagination import clamp_limit, decode_cursor, page
 from fieldwork_common.rpc import rpc
-from fieldwork_common.serialize import is_uuid, parse_instant
+from fieldwork_common.serialize import parse_instant
 
-from fieldwork_interventions.access import resolve, resolve_filter, sees_company, visibility
+from fieldwork_interventions.access import resolve, resolve_filter, sees_company, visibility, visible
 from fieldwork_interventions.changes import INTERVENTION_FIELDS
 from fieldwork_interventions.domain import reads as tracking
 from fieldwork_interventions.domain import rules
@@ -228,9 +228,7 @@ class Reads:
         if p is not None and p.role != "admin":
             raise Forbidden("Only admins and the platform issue tracking links.")
         s = uow.session
-        intervention = s.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
-        if intervention is None or (p is not None and not rules.can_see_intervention(p, intervention)):
-            raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
+        intervention = visible(s, p, "intervention", intervention_id)  # internal callers see all
         token = tracking.new_token()
         expires_at = tracking.tracking_expiry(now(), tracking_days())
         s.add(AccessToken(token_hash=tracking.token_hash(token), kind=tracking.TRACKING,
@@ -242,10 +240,8 @@ class Reads:
     def get_tracking(self, intervention_id):
         """The tracking of an intervention the caller may see (a client its own)."""
         with self.db.session() as session:
-            intervention = session.get(Intervention, intervention_id) if is_uuid(intervention_id) else None
-            if intervention is None or not rules.can_see_intervention(self.principal, intervention):
-                raise NotFound("Intervention not found.", {"intervention_id": intervention_id})
-            return _tracking_view(session, intervention)
+            return _tracking_view(session, visible(session, self.principal, "intervention",
+                                                   intervention_id))
 
     @rpc
     def tracking_by_token(self, token):
