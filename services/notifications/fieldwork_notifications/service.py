@@ -5,6 +5,8 @@ One nameko service, made of one mixin per source domain (DESIGN.md §6):
 
 - `handlers.workshop`: the emails of an intervention's life (created,
   awaiting pickup, delivered);
+- `handlers.visits`: the emails of a visit's validation at a client's
+  (declared, disputed, a dispute to settle, arbitrated, reminders);
 - `handlers.surveys`: satisfaction surveys (planned on delivery, cancelled
   by a reopening, sent when due, answered, summarised);
 - `handlers.accounts`: the account emails the gateway asks for (RPC);
@@ -25,11 +27,12 @@ from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.rpc import RpcProxy
 
 from fieldwork_notifications import SERVICE_NAME, emails
-from fieldwork_notifications.handlers import accounts, masterdata, surveys, workshop
+from fieldwork_notifications.handlers import accounts, masterdata, surveys, visits, workshop
 
 
-class NotificationsService(workshop.Workshop, surveys.Surveys, accounts.Accounts,
-                           masterdata.MasterData, emails.EmailMachinery, operations.Operations):
+class NotificationsService(workshop.Workshop, visits.Visits, surveys.Surveys,
+                           accounts.Accounts, masterdata.MasterData, emails.EmailMachinery,
+                           operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_notifications:migrations")

@@ -11,7 +11,7 @@ from nameko.testing.services import worker_factory
 
 from fieldwork_common.testing.fakes import FakeDb
 from fieldwork_notifications import mailer
-from fieldwork_notifications.domain import accounts, emails, equipment, surveys
+from fieldwork_notifications.domain import accounts, emails, equipment, surveys, visits
 from fieldwork_notifications.emails import stored_attachments
 from fieldwork_notifications.models import Email
 from fieldwork_notifications.service import NotificationsService
@@ -39,6 +39,12 @@ DELIVERED = {"id": IID, "reference": "0123ABCD", "company": {**COMPANY, "survey_
 ACCOUNT = {"email": "paul@example.org", "role": "technician", "company_name": "Atelier Durand",
            "link_url": "https://fieldwork.example/password/abc", "expires_at": "2026-12-03T09:00:00Z"}
 TRACK = "https://shop.example.test/track/tok"
+# a visit event as the interventions service publishes it (docs/asyncapi.yaml)
+VISIT = {"id": "5a000000-0000-4000-8000-000000000000", "intervention_id": IID, "reference": "0123ABCD",
+         "state": "done", "start_at": "2026-03-03T13:30:00Z", "end_at": "2026-03-03T15:00:00Z",
+         "km": 12.5, "comment": "Vitres faites", "company": COMPANY, "client": CLIENT,
+         "technician": TECH, "type": {"id": "k", "name": "Aide ménagère", "location": "at_home"}}
+PROPOSAL = {"start_at": "2026-03-03T13:30:00Z", "end_at": "2026-03-03T14:30:00Z", "km": 8}
 
 
 def visible_text(html):
@@ -63,11 +69,20 @@ def every_email(locale):
             *emails.on_intervention_closed(with_locale(CLOSED), TRACK),
             *emails.on_intervention_delivered(with_locale(DELIVERED), TRACK), survey,
             accounts.account_email("account_invitation", "paul@example.org", language, ACCOUNT),
-            accounts.account_email("password_reset", "paul@example.org", language, ACCOUNT)]
+            accounts.account_email("password_reset", "paul@example.org", language, ACCOUNT),
+            *visits.on_visit_declared(with_locale({**VISIT, "outcome": "done"})),
+            *visits.on_visit_disputed({**VISIT, "reason": {"label": "Horaires"}, "proposal": PROPOSAL}),
+            *visits.on_visit_dispute_refused({**VISIT, "proposal": PROPOSAL, "answer_comment": "Non"}),
+            *visits.on_visit_arbitrated(with_locale({**VISIT, "decision": "client",
+                                                     "arbitration_reason": "Badge"})),
+            *visits.on_visit_reminder(with_locale({**VISIT, "stage": "client",
+                                                   "waiting_since": "2026-03-03T16:00:00Z",
+                                                   "tacit_at": "2026-03-17T16:00:00Z"}))]
 
 
 TEMPLATES = ("intervention_created", "awaiting_pickup", "delivered", "survey",
-             "account_invitation", "password_reset")
+             "account_invitation", "password_reset", "visit_declared", "visit_disputed",
+             "visit_to_settle", "visit_arbitrated", "visit_reminder")
 
 
 def test_each_message_has_one_source_per_language_and_nothing_else():
@@ -120,10 +135,14 @@ def test_the_html_part_has_paragraphs_line_breaks_links_and_buttons():
 
 # --- signed with the company's name ------------------------------------------------------
 
-@pytest.mark.parametrize("locale,signature", [("fr", "L'équipe Atelier Durand"),
-                                              ("en", "The Atelier Durand team")])
-def test_every_email_is_signed_with_the_companys_name(locale, signature):
+SIGNATURES = {"fr": "L'équipe Atelier Durand", "en": "The Atelier Durand team"}
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_every_email_is_signed_with_the_companys_name(locale):
     for item in every_email(locale):
+        # the client reads its language; technicians and managers read French
+        signature = SIGNATURES[item.language]
         rendered = render_email(item.template, item.language, item.context)
         assert rendered.text.rstrip().endswith(signature), item.template
         assert visible_text(rendered.html).rstrip().endswith(signature), item.template

@@ -56,3 +56,36 @@ def format_date(value, language):
     local = parse_timestamp(value).astimezone(ZONE)
     language = language if language in _MONTHS else "fr"
     return f"{local.day} {_MONTHS[language][local.month - 1]} {local.year}"
+
+
+def format_day(value, language):
+    """The day as a sentence names it, e.g. "1er juillet 2026" / "1 July
+    2026" (Paris time)."""
+    local = parse_timestamp(value).astimezone(ZONE)
+    language = language if language in _MONTHS else "fr"
+    number = "1er" if language == "fr" and local.day == 1 else str(local.day)
+    return f"{number} {_MONTHS[language][local.month - 1]} {local.year}"
+
+
+def _clock(local, language):
+    return f"{local:%H:%M}" if language == "en" else f"{local.hour}h{local.minute:02d}"
+
+
+def format_period(start, end, language):
+    """From a start to an end, e.g. fr "le mardi 3 mars 2026 de 14h30 à
+    16h00 (heure de Paris, UTC+1)", en "on Tuesday 3 March 2026 from 14:30
+    to 16:00 (Paris time, UTC+1)"; across two days (or a change of
+    offset) both moments in full: "du … au …" / "from … to …"."""
+    language = language if language in _DAYS else "fr"
+    first = parse_timestamp(start).astimezone(ZONE)
+    last = parse_timestamp(end).astimezone(ZONE)
+    if first.date() != last.date() or first.utcoffset() != last.utcoffset():
+        if language == "en":
+            return f"from {format_datetime(first, 'en')} to {format_datetime(last, 'en')}"
+        return f"du {format_datetime(first, 'fr')} au {format_datetime(last, 'fr')}"
+    day = f"{_DAYS[language][first.weekday()]} {format_day(first, language)}"
+    if language == "en":
+        return (f"on {day} from {_clock(first, 'en')} to {_clock(last, 'en')} "
+                f"(Paris time, {_offset(first)})")
+    return (f"le {day} de {_clock(first, 'fr')} à {_clock(last, 'fr')} "
+            f"(heure de Paris, {_offset(first)})")
