@@ -12,14 +12,16 @@ from fieldwork_common.serialize import is_uuid
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import (
     Attachment, Client, Company, Contract, Equipment, File, Intervention, InterventionType, Site,
-    Status, Technician, technician_companies)
+    Status, Technician, Visit, VisitReason, technician_companies)
 
 MODELS = {"company": Company, "technician": Technician, "client": Client, "site": Site,
           "equipment": Equipment, "contract": Contract, "intervention_type": InterventionType,
-          "status": Status, "intervention": Intervention, "file": File}
+          "status": Status, "intervention": Intervention, "file": File, "visit": Visit,
+          "visit_reason": VisitReason}
 LABELS = {"company": "Company", "technician": "Technician", "client": "Client", "site": "Site",
           "equipment": "Equipment", "contract": "Contract", "intervention_type": "Intervention type",
-          "status": "Status", "intervention": "Intervention", "file": "File"}
+          "status": "Status", "intervention": "Intervention", "file": "File", "visit": "Visit",
+          "visit_reason": "Reason"}
 
 
 def require_admin(principal, company_id=None):
@@ -84,6 +86,14 @@ def scope(kind, principal, session):
         return sa.and_(*conditions) if conditions else None
     if kind == "file":
         return _file_scope(p, session)
+    if kind == "visit":
+        conditions = visibility(p, Visit)
+        return sa.and_(*conditions) if conditions else None
+    if kind == "visit_reason":  # a client picks among its company's reasons
+        if p is not None and p.role == "client":
+            return VisitReason.company_id.in_(sa.select(Client.company_id)
+                                              .where(Client.id == p.client_id))
+        return _company_cond(p, session, VisitReason.company_id)
     if kind == "company":
         if p is not None and p.role == "client":
             return sa.false()
@@ -194,18 +204,18 @@ def resolve_filter(session, principal, kind, object_id, field):
     return resolve(session, principal, kind, object_id, field, active=False).id
 
 
-def visibility(principal):
-    """The conditions the caller's role puts on the interventions it may
-    list: a client its own, a technician those assigned to it, a manager
-    its company's, an admin of one company that company's, a global admin
-    (or an internal call) all."""
+def visibility(principal, model=Intervention):
+    """The conditions the caller's role puts on the interventions (or the
+    visits: `model`) it may list: a client its own, a technician those
+    assigned to it, a manager its company's, an admin of one company that
+    company's, a global admin (or an internal call) all."""
     if principal is None:
         return []
     if principal.role == "admin":
-        return [] if principal.company_id is None else [Intervention.company_id == principal.company_id]
-    column = {"manager": (Intervention.company_id, principal.company_id),
-              "technician": (Intervention.technician_id, principal.technician_id),
-              "client": (Intervention.client_id, principal.client_id)}.get(principal.role)
+        return [] if principal.company_id is None else [model.company_id == principal.company_id]
+    column = {"manager": (model.company_id, principal.company_id),
+              "technician": (model.technician_id, principal.technician_id),
+              "client": (model.client_id, principal.client_id)}.get(principal.role)
     if column is None:
         raise Forbidden(f"The role '{principal.role}' may not list interventions.")
     col, value = column

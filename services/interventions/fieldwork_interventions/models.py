@@ -51,6 +51,12 @@ class Company(Base):
     address: Mapped[str | None]
     # emails a satisfaction survey to the client when an intervention is delivered
     survey_enabled: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # visits (issue 10, docs/visits.md): the portal validation module, the
+    # days before a reminder, tacit validation, the kilometres a visit may carry
+    portal_validation: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    validation_reminder_days: Mapped[int] = mapped_column(default=3)
+    tacit_validation: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    max_visit_km: Mapped[int] = mapped_column(default=1000)
     active: Mapped[bool] = active()
     created_at: Mapped[datetime] = created_at()
     version: Mapped[int] = mapped_column(default=1)
@@ -252,3 +258,83 @@ class Attachment(Base):
     attached_by: Mapped[str]
     attached_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
                                                   server_default=sa.func.now())
+
+
+class VisitReason(Base):
+    """The reasons a company's admins configure (issue 10): `kind` refusal
+    (a client disputes a visit) or cancellation (a visit is cancelled)."""
+    __tablename__ = "visit_reasons"
+    id: Mapped[str] = id_column()
+    company_id: Mapped[str] = ref("companies.id")
+    kind: Mapped[str]
+    label: Mapped[str]
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = active()
+    created_at: Mapped[datetime] = created_at()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Visit(Base):
+    """A visit of an at_home or on_site intervention (seed 001, docs/visits.md):
+    planned with its times, worker and billable contract, then declared by
+    the worker, validated (or disputed) by the client, settled by a manager.
+    `start_at`, `end_at` and `km` are the values in force (the planning);
+    every value ever proposed is a VisitEntry. `waiting_since`: when the
+    visit began to wait for someone (its end while planned, its last move
+    after; null once validated or cancelled): the validation board reads it."""
+    __tablename__ = "visits"
+    id: Mapped[str] = id_column()
+    intervention_id: Mapped[str] = ref("interventions.id")
+    company_id: Mapped[str] = ref("companies.id")
+    client_id: Mapped[str] = ref("clients.id")
+    technician_id: Mapped[str] = ref("technicians.id")
+    type_id: Mapped[str] = ref("intervention_types.id")
+    contract_id: Mapped[str] = ref("contracts.id")
+    state: Mapped[str] = mapped_column(default="planned")
+    start_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    end_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    km: Mapped[object | None] = mapped_column(sa.Numeric(7, 1))
+    comment: Mapped[str | None]
+    mission_order: Mapped[str | None]
+    created_by_worker: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    series_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    reason_id: Mapped[str | None] = ref("visit_reasons.id", nullable=True)
+    state_since: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    waiting_since: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    declared_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    declared_by: Mapped[str | None]
+    validated_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    validated_by: Mapped[str | None]
+    validation_mode: Mapped[str | None]  # client, on_behalf, tacit, arbitrated
+    on_behalf_of: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = created_at()
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
+                                                 server_default=sa.func.now())
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class VisitEntry(Base):
+    """One move of a visit, with the values it proposed or fixed, who and
+    when: the visit's history. `accepted`: true when its values were
+    applied, false when they were turned down, null while a client's
+    correction waits for an answer or when the move carries no values."""
+    __tablename__ = "visit_entries"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    visit_id: Mapped[str] = ref("visits.id")
+    move: Mapped[str]
+    from_state: Mapped[str | None]
+    to_state: Mapped[str]
+    start_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    end_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    km: Mapped[object | None] = mapped_column(sa.Numeric(7, 1))
+    technician_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    reason_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    comment: Mapped[str | None]
+    decision: Mapped[str | None]
+    accepted: Mapped[bool | None] = mapped_column(sa.Boolean)
+    author_id: Mapped[str]
+    author_role: Mapped[str]
+    on_behalf_of: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
+                                         server_default=sa.func.now())

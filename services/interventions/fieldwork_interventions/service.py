@@ -4,7 +4,7 @@ Every RPC takes the caller's principal from the context (put there by the
 gateway) and checks object-level access itself (access.py). Every change
 is committed with its events in one transaction (outbox). The RPCs live in
 one mixin per wing, `rpc/<wing>.py`, with its rules in `domain/<wing>.py`:
-masterdata, interventions, workshop, reads, files.
+masterdata, interventions, workshop, visits, reads, files.
 """
 from fieldwork_common import operations  # modules: `nameko run` must not see the mixins as services
 from fieldwork_common.consumer import Topology
@@ -12,11 +12,11 @@ from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 
 from fieldwork_interventions import SERVICE_NAME
-from fieldwork_interventions.rpc import files, interventions, masterdata, reads, workshop
+from fieldwork_interventions.rpc import files, interventions, masterdata, reads, visits, workshop
 
 
 class InterventionsService(masterdata.MasterData, interventions.Interventions, workshop.Workshop,
-                           reads.Reads, files.Files, operations.Operations):
+                           visits.Visits, reads.Reads, files.Files, operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_interventions:migrations")

@@ -3,5 +3,5 @@ declared on `web.api`) and `schemas.py` (its bodies). A wing never imports
 another wing; what they share lives in `web.py`, `fields.py` and `pages.py`.
 
 WINGS is the one list `app.py` registers, in this order."""
-WINGS = ("operations", "accounts", "masterdata", "interventions", "workshop", "reads", "files",
-         "surveys")
+WINGS = ("operations", "accounts", "masterdata", "interventions", "workshop", "visits", "reads",
+         "files", "surveys")

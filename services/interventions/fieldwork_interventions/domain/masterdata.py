@@ -13,7 +13,8 @@ from fieldwork_common.errors import Conflict, InvalidInput
 # owner of a site or an equipment, the company of a client, a contract's
 # state (it has its own command) never change by PATCH.
 EDITABLE = {
-    "company": ("name", "email", "phone", "address", "survey_enabled", "active"),
+    "company": ("name", "email", "phone", "address", "survey_enabled", "portal_validation",
+                "validation_reminder_days", "tacit_validation", "max_visit_km", "active"),
     "technician": ("name", "email", "phone", "company_id", "company_ids", "active"),
     "client": ("name", "email", "phone", "address", "locale", "active"),
     "site": ("name", "address", "active"),
@@ -146,3 +147,27 @@ def contains(query):
         raise InvalidInput("q must be a text of at most 200 characters.", {"q": query})
     query = query.strip()
     return query or None
+
+
+# A company's visit settings (issue 10, docs/visits.md) and their defaults.
+VISIT_SETTINGS = {"portal_validation": False, "validation_reminder_days": 3,
+                  "tacit_validation": False, "max_visit_km": 1000}
+VISIT_SETTING_RANGES = {"validation_reminder_days": (1, 60), "max_visit_km": (1, 100000)}
+
+
+def check_visit_settings(settings):
+    """The settings given, checked: booleans and integers in range (400)."""
+    checked = {}
+    for name, value in settings.items():
+        if name in VISIT_SETTING_RANGES:
+            low, high = VISIT_SETTING_RANGES[name]
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InvalidInput(f"{name} is an integer from {low} to {high}.",
+                                   {name: value, "min": low, "max": high})
+        elif name in VISIT_SETTINGS:
+            if not isinstance(value, bool):
+                raise InvalidInput(f"{name} is true or false.", {name: value})
+        else:
+            raise InvalidInput("Unknown setting.", {"field": name})
+        checked[name] = value
+    return checked

@@ -32,8 +32,9 @@ from fieldwork_interventions.models import (
     Status, Technician, technician_companies)
 
 # The records as the API answers them and as <kind>.created / <kind>.updated carry them.
-COMPANY_FIELDS = ("id", "name", "email", "phone", "address", "survey_enabled", "active",
-                  "created_at", "version")
+COMPANY_FIELDS = ("id", "name", "email", "phone", "address", "survey_enabled",
+                  "portal_validation", "validation_reminder_days", "tacit_validation",
+                  "max_visit_km", "active", "created_at", "version")
 TECHNICIAN_FIELDS = ("id", "name", "email", "phone", "company_id", "company_ids", "active",
                      "created_at", "version")
 CLIENT_FIELDS = ("id", "name", "email", "phone", "address", "company_id", "locale", "active",
@@ -225,12 +226,16 @@ class MasterData:
 
     @rpc
     @command
-    def create_company(self, uow, name, email=None, phone=None, address=None, survey_enabled=False):
-        """Global admin. Publishes company.created (the full record)."""
+    def create_company(self, uow, name, email=None, phone=None, address=None, survey_enabled=False,
+                       **visit_settings):
+        """Global admin. Publishes company.created (the full record).
+        `visit_settings`: portal_validation, validation_reminder_days,
+        tacit_validation, max_visit_km (domain.masterdata.VISIT_SETTINGS)."""
         require_global_admin(self.principal)
+        settings = md.check_visit_settings({**md.VISIT_SETTINGS, **visit_settings})
         company = Company(name=name, email=email, phone=phone, address=address,
                           survey_enabled=_bool("survey_enabled", survey_enabled) or False,
-                          active=True, version=1)
+                          active=True, version=1, **settings)
         return self._created(uow, "company", company)
 
     @rpc
@@ -244,6 +249,8 @@ class MasterData:
         def check(s, company, changes):
             if "survey_enabled" in changes:
                 changes["survey_enabled"] = _bool("survey_enabled", changes["survey_enabled"])
+            changes.update(md.check_visit_settings(
+                {k: v for k, v in changes.items() if k in md.VISIT_SETTINGS}))
             if changes.get("active") is False:
                 settings = s.get(Settings, 1)
                 if settings is not None and settings.main_company_id == company.id \

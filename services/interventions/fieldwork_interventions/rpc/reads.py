@@ -21,12 +21,13 @@ from fieldwork_common.pagination import clamp_limit, decode_cursor, page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import parse_instant
 
+from fieldwork_interventions import appointments
 from fieldwork_interventions.access import resolve, resolve_filter, sees_company, visibility, visible
 from fieldwork_interventions.changes import INTERVENTION_FIELDS
 from fieldwork_interventions.domain import reads as tracking
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.models import (
-    AccessToken, Client, Company, Equipment, HistoryEntry, Intervention, Status, Technician)
+    AccessToken, Client, Company, Equipment, HistoryEntry, Intervention, Status, Technician, Visit)
 
 STATES = ("open", "closed", "completed")
 MAX_CALENDAR_DAYS = 366
@@ -136,7 +137,14 @@ class Reads:
                 _appointments().where(Intervention.pickup_at >= start, Intervention.pickup_at < end,
                                       *conditions)
                 .order_by(Intervention.pickup_at, Intervention.id)).all()
-            return {"items": [_calendar_item(row) for row in rows]}
+            visit_conditions = visibility(self.principal, Visit)
+            visit_conditions += self._id_filters((
+                ("technician", Visit.technician_id, technician_id, "technician_id"),
+                ("company", Visit.company_id, company_id, "company_id")))
+            visits = appointments.visits(session, Visit.start_at < end, Visit.end_at > start,
+                                         *visit_conditions)
+            return {"items": [_calendar_item(row) for row in rows],
+                    "visits": [appointments.calendar_item(row) for row in visits]}
 
     @rpc
     @command(remember=False)  # the answer carries the token: it is never stored
@@ -177,9 +185,11 @@ class Reads:
             if row.kind == tracking.CALENDAR_TECHNICIAN:
                 subject = session.get(Technician, row.subject_id)
                 condition = Intervention.technician_id == row.subject_id
+                visit_condition = Visit.technician_id == row.subject_id
             else:
                 subject = session.get(Company, row.subject_id)
                 condition = Intervention.company_id == row.subject_id
+                visit_condition = Visit.company_id == row.subject_id
             rows = session.execute(
                 _appointments().add_columns(Company.name.label("company_name"),
                                             Company.address.label("company_address"))
@@ -188,6 +198,8 @@ class Reads:
                        Intervention.pickup_at >= now() - timedelta(days=FEED_PAST_DAYS))
                 .order_by(Intervention.pickup_at, Intervention.id)).all()
             events = [_feed_event(r) for r in rows]
+            events += [appointments.feed_event(r) for r in appointments.visits(
+                session, visit_condition, Visit.start_at >= now() - timedelta(days=FEED_PAST_DAYS))]
             name = f"Fieldwork · {subject.name}" if subject is not None else "Fieldwork"
             return ics.calendar(events, name=name).decode()
 
@@ -335,4 +347,6 @@ def _tracking_view(session, intervention):
         "pickup_at": rfc3339(intervention.pickup_at) if intervention.pickup_at else None,
         "pickup_kind": intervention.pickup_kind,
         "locale": client.locale if client else "fr",
+        "visits": appointments.tracking_visits(session, intervention.id)
+        if intervention.location != "workshop" else [],
     }

@@ -11,6 +11,17 @@ class CompanyIn(Schema):
     address = text(500, allow_none=True)
     survey_enabled = fields.Boolean(load_default=False, metadata={
         "description": "email a satisfaction survey to the client when an intervention is delivered"})
+    portal_validation = fields.Boolean(metadata={
+        "description": "visits: the module 'validation from the portals' (worker and client "
+                       "validate their visits); off: staff validate them (default false)"})
+    validation_reminder_days = fields.Integer(validate=validate.Range(min=1, max=60), metadata={
+        "description": "visits: days before the client is reminded of a visit to validate "
+                       "(then a manager, or tacit validation, after twice as many; default 3)"})
+    tacit_validation = fields.Boolean(metadata={
+        "description": "visits: a done visit the client leaves unanswered for twice "
+                       "validation_reminder_days is validated tacitly (default false)"})
+    max_visit_km = fields.Integer(validate=validate.Range(min=1, max=100000), metadata={
+        "description": "visits: the most kilometres one visit may carry (default 1000)"})
 
 
 class Company(CompanyIn):
@@ -91,6 +102,10 @@ class CompanyPatch(Schema):
     phone = text(50, allow_none=True)
     address = text(500, allow_none=True)
     survey_enabled = fields.Boolean()
+    portal_validation = fields.Boolean()
+    validation_reminder_days = fields.Integer(validate=validate.Range(min=1, max=60))
+    tacit_validation = fields.Boolean()
+    max_visit_km = fields.Integer(validate=validate.Range(min=1, max=100000))
     active = fields.Boolean(metadata={"description": "false deactivates it (it stays readable)"})
     version = version_field()
 

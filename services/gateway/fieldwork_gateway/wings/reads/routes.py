@@ -40,7 +40,8 @@ def list_interventions(query):
            roles=ALL, query=schemas.CalendarQuery, response=schemas.Calendar, tag="calendar")
 def calendar(query):
     """The interventions the caller may see whose pickup (or delivery) date
-    is in [from, to), in time order. The range is at most 366 days."""
+    is in [from, to), in time order, and the visits (not cancelled) that
+    overlap [from, to). The range is at most 366 days."""
     return call("interventions", "calendar", start=_iso(query["start"]), end=_iso(query["end"]),
                 technician_id=query.get("technician_id"), company_id=query.get("company_id"))
 
@@ -122,6 +123,9 @@ TEXTS = {
         "states": {"open": "En cours", "closed": "Terminée, en attente de retrait",
                    "completed": "Clôturée"},
         "state": "État",
+        "visits": "Visites",
+        "visit_states": {"planned": "Prévue", "done": "Réalisée", "disputed": "Contestée",
+                         "arbitration": "En cours d'arbitrage", "validated": "Validée"},
         "not_found_title": "Lien de suivi introuvable",
         "not_found": "Ce lien de suivi est inconnu ou a expiré. "
                      "Demandez un nouveau lien à l'atelier qui a pris votre matériel en charge.",
@@ -139,6 +143,9 @@ TEXTS = {
         "states": {"open": "In progress", "closed": "Done, awaiting pickup",
                    "completed": "Completed"},
         "state": "State",
+        "visits": "Visits",
+        "visit_states": {"planned": "Planned", "done": "Done", "disputed": "Disputed",
+                         "arbitration": "Being settled", "validated": "Validated"},
         "not_found_title": "Tracking link not found",
         "not_found": "This tracking link is unknown or has expired. "
                      "Ask the workshop that took your equipment in for a new link.",
@@ -195,7 +202,12 @@ def tracking_page(token):
     pickup_text = format_moment(view["pickup_at"], lang) if view.get("pickup_at") else None
     equipment = " ".join(p for p in (view["equipment"].get("kind"), view["equipment"].get("brand"),
                                      view["equipment"].get("model")) if p)
+    visits = [{**v, "start_text": format_moment(v["start_at"], lang),
+               "end_text": format_moment(v["end_at"], lang),
+               "state_text": TEXTS[lang]["visit_states"].get(v["state"], v["state"])}
+              for v in view.get("visits") or []]
     html = render_template("tracking/page.html", lang=lang, t=TEXTS[lang], view=view, steps=steps,
+                           visits=visits,
                            status=status, pickup_text=pickup_text, equipment=equipment,
                            state_text=TEXTS[lang]["states"].get(view["state"], view["state"]))
     return html, 200, pages.HEADERS

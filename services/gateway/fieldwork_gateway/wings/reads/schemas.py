@@ -54,8 +54,28 @@ class CalendarItem(Schema):
     equipment = fields.Nested(CalendarEquipment)
 
 
+class CalendarVisit(Schema):
+    class CalendarNamed(Schema):
+        id = Id()
+        name = fields.String()
+
+    visit_id = Id()
+    intervention_id = Id()
+    reference = fields.String()
+    start_at = fields.DateTime()
+    end_at = fields.DateTime()
+    state = fields.String()
+    company_id = Id()
+    technician = fields.Nested(CalendarNamed)
+    client = fields.Nested(CalendarNamed)
+    type = fields.Nested(CalendarNamed)
+
+
 class Calendar(Schema):
-    items = fields.List(fields.Nested(CalendarItem))
+    items = fields.List(fields.Nested(CalendarItem), metadata={
+        "description": "the workshop's pickup and delivery dates"})
+    visits = fields.List(fields.Nested(CalendarVisit), metadata={
+        "description": "the visits (not cancelled) that overlap [from, to)"})
 
 
 class CalendarFeedIn(Schema):
@@ -99,12 +119,21 @@ class Tracking(Schema):
     equipment = fields.Nested(TrackedEquipment)
     steps = fields.List(fields.Nested(ReachedStep), metadata={
         "description": "the steps passed, in order, each with the time it was (last) reached"})
+    class TrackedVisit(Schema):
+        start_at = fields.DateTime()
+        end_at = fields.DateTime()
+        state = fields.String()
+        technician_name = fields.String()
+        km = fields.Float(allow_none=True)
+
     current_step = fields.String(allow_none=True)
     state = fields.String()
     status = fields.Nested(TrackedStatus, allow_none=True)
     pickup_at = fields.DateTime(allow_none=True)
     pickup_kind = fields.String(allow_none=True)
     locale = fields.String()
+    visits = fields.List(fields.Nested(TrackedVisit), metadata={
+        "description": "at a client's: its visits (not cancelled), in time order"})
 
 
 class TrackingLink(Schema):
