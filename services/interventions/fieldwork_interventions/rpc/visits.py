@@ -558,6 +558,7 @@ class Visits(InterventionChanges):
         results = {}
         for visit_id in sorted(of):
             def apply(s, visit, company, at):
+                visit.on_behalf_of = visit.client_id
                 return ({"on_behalf_of": visit.client_id},
                         {"visit.validated": {"mode": "on_behalf", "on_behalf_of": visit.client_id}})
             savepoint, mark = s.begin_nested(), uow.mark()
