@@ -135,6 +135,35 @@ TABLE = {
     ("POST", "/interventions/<intervention_id>/attachments"): (
         ALL, "intervention", lambda w: {"file_id": w["file"]["id"], "visible_to_client": True}),
     ("GET", "/interventions/<intervention_id>/attachments"): (ALL, "intervention", None),
+    # visits: staff and the worker plan; staff reschedule, cancel, settle and
+    # validate in the client's place; the worker declares and answers a
+    # dispute, the client validates; the board is for staff
+    ("POST", "/interventions/<intervention_id>/visits"): (
+        {A, M, T}, "intervention", lambda w: {"start_at": "2030-01-01T08:00:00Z",
+                                              "end_at": "2030-01-01T09:00:00Z"}),
+    ("GET", "/visits"): (ALL, None, None),
+    ("GET", "/planning"): (ALL, None, None),
+    ("GET", "/visits/<visit_id>"): (ALL, "visit", None),
+    ("PATCH", "/visits/<visit_id>"): (
+        {A, M}, "visit", lambda w: {"start_at": "2030-01-01T08:00:00Z", "version": 1}),
+    ("POST", "/visits/<visit_id>/cancel"): (
+        {A, M}, "visit", lambda w: {"reason_id": w["visit_reason"]["id"], "version": 1}),
+    ("GET", "/visits/<visit_id>/history"): (ALL, "visit", None),
+    ("POST", "/visits/<visit_id>/worker-validation"): (
+        {A, M, T}, "visit", lambda w: {"outcome": "done", "version": 1}),
+    ("POST", "/visits/<visit_id>/client-validation"): (
+        {C}, "visit", lambda w: {"decision": "validate", "version": 1}),
+    ("POST", "/visits/<visit_id>/dispute-answer"): (
+        {T}, "visit", lambda w: {"accept": True, "version": 1}),
+    ("POST", "/visits/<visit_id>/arbitration"): (
+        {A, M}, "visit", lambda w: {"decide": "worker", "reason": "x", "version": 1}),
+    ("POST", "/visits/validate-batch"): ({A, M}, None, None),
+    ("GET", "/validation-board"): ({A, M}, None, None),
+    ("GET", "/validation-board.csv"): ({A, M}, None, None),
+    ("GET", "/visit-reasons"): (ALL, None, None),
+    ("POST", "/visit-reasons"): ({A}, None, None),
+    ("PATCH", "/visit-reasons/<reason_id>"): (
+        {A}, "visit_reason", lambda w: {"label": "x", "version": 1}),
 }
 
 
@@ -251,9 +280,29 @@ def foreign(world, admin):
     attached = admin.post(f"/interventions/{intervention['id']}/attachments",
                           {"file_id": photo["id"], "visible_to_client": True})
     assert attached.status_code == 201, attached.text
+    home, visit, reason = home_visit(world, admin, company, client, technician)
     return {"company": company, "technician": technician, "client": client, "site": site,
             "contract": contract, "equipment": equipment, "intervention": intervention,
-            "status": world.status(), "user": user, "session": session, "file": photo}
+            "status": world.status(), "user": user, "session": session, "file": photo,
+            "visit": visit, "visit_reason": reason}
+
+
+def home_visit(world, admin, company, client, technician):
+    """An at_home intervention of the company with one visit planned under a
+    validated contract, and a cancellation reason of its catalog."""
+    contract = world.contract(client)
+    response = admin.request("PUT", f"/contracts/{contract['id']}/state",
+                             json={"state": "validated", "version": contract["version"]})
+    assert response.status_code == 200, response.text
+    home = world.intervention(client=client, technician=technician, location="at_home")
+    response = admin.post(f"/interventions/{home['id']}/visits", {
+        "start_at": "2030-01-01T08:00:00Z", "end_at": "2030-01-01T10:00:00Z",
+        "contract_id": contract["id"]})
+    assert response.status_code == 201, response.text
+    reason = admin.post("/visit-reasons", {"kind": "cancellation", "label": "Absent",
+                                           "company_id": company["id"]})
+    assert reason.status_code == 201, reason.text
+    return home, response.json()["items"][0], reason.json()
 
 
 OWNED = sorted(key for key, (_, kind, _) in TABLE.items() if kind)
@@ -281,7 +330,8 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "client": ("interventions", "clients"), "site": ("interventions", "sites"),
           "equipment": ("interventions", "equipment"), "contract": ("interventions", "contracts"),
           "user": ("gateway", "users"), "session": ("gateway", "sessions"),
-          "file": ("interventions", "files")}
+          "file": ("interventions", "files"), "visit": ("interventions", "visits"),
+          "visit_reason": ("interventions", "visit_reasons")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -340,6 +390,23 @@ REFERENCES = {
     ("GET", "/admin/emails"): {"after": CURSOR},
     ("POST", "/files"): {"company_id": "company"},
     ("POST", "/interventions/<intervention_id>/attachments"): {"file_id": "file"},
+    ("POST", "/interventions/<intervention_id>/visits"): {"technician_id": "technician",
+                                                          "contract_id": "contract"},
+    ("PATCH", "/visits/<visit_id>"): {"technician_id": "technician"},
+    ("POST", "/visits/<visit_id>/cancel"): {"reason_id": "visit_reason"},
+    ("POST", "/visits/<visit_id>/worker-validation"): {"cancel_reason_id": "visit_reason"},
+    ("POST", "/visits/<visit_id>/client-validation"): {"reason_id": "visit_reason"},
+    ("POST", "/visits/validate-batch"): {"visit_ids[]": "visit"},
+    ("GET", "/visits"): {"client_id": "client", "technician_id": "technician", "type_id": SHARED,
+                         "intervention_id": "intervention", "company_id": "company"},
+    ("GET", "/planning"): {"client_id": "client", "technician_id": "technician",
+                           "company_id": "company"},
+    ("GET", "/validation-board"): {"client_id": "client", "technician_id": "technician",
+                                   "type_id": SHARED, "company_id": "company"},
+    ("GET", "/validation-board.csv"): {"client_id": "client", "technician_id": "technician",
+                                       "type_id": SHARED, "company_id": "company"},
+    ("GET", "/visit-reasons"): {"company_id": "company"},
+    ("POST", "/visit-reasons"): {"company_id": "company"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -354,6 +421,10 @@ REFUSED_OTHERWISE = {
     (M, "POST", "/users", "company_id"): 403,
     (M, "PATCH", "/users/<user_id>", "technician_id"): 403,
     ("company_admin", "PUT", "/settings", "main_company_id"): 403,
+    # a worker plans only for itself, under the intervention's contract: it
+    # names neither (the walk's valid body, as staff send it, names both)
+    (T, "POST", "/interventions/<intervention_id>/visits", "technician_id"): 403,
+    (T, "POST", "/interventions/<intervention_id>/visits", "contract_id"): 403,
 }
 
 
@@ -391,7 +462,7 @@ def two_companies(world, admin):
     """Company A (whose roles call, logged in) and company B (whose objects
     they send), each with everything an id can name."""
     def company_with_everything():
-        company = world.company()
+        company = world.company(portal_validation=True)
         technician = world.technician(company)
         client = world.client(company)
         site = world.site(client)
@@ -401,10 +472,22 @@ def two_companies(world, admin):
         intervention = world.intervention(client=client, technician=technician)
         equipment = admin.get(f"/equipment/{intervention['equipment_id']}").json()
         login = world.login_for("client", client_id=client["id"])
+        home, future, reason = home_visit(world, admin, company, client, technician)
+        past = admin.post(f"/interventions/{home['id']}/visits", {
+            "start_at": "2026-01-01T08:00:00Z", "end_at": "2026-01-01T10:00:00Z",
+            "contract_id": response.json()["id"]}).json()["items"][0]
+        done = admin.post(f"/interventions/{home['id']}/visits", {
+            "start_at": "2026-01-02T08:00:00Z", "end_at": "2026-01-02T10:00:00Z",
+            "contract_id": response.json()["id"]}).json()["items"][0]
+        declared = admin.post(f"/visits/{done['id']}/worker-validation",
+                              {"outcome": "done", "version": done["version"]})
+        assert declared.status_code == 200, declared.text
         return {"company": company, "technician": technician, "client": client, "site": site,
                 "contract": response.json(), "equipment": equipment, "intervention": intervention,
                 "user": login.get("/account").json(), "type_id": intervention["type_id"],
-                "file": world.file(company_id=company["id"]),
+                "file": world.file(company_id=company["id"]), "home": home,
+                "visit": future, "past_visit": past, "done_visit": declared.json(),
+                "visit_reason": reason,
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -454,6 +537,29 @@ def valid_request(method, rule, a):
         body = {"kind": "document"}  # a form; the file goes with it (send)
     elif rule.endswith("/attachments"):
         body = {"file_id": a["file"]["id"], "visible_to_client": True}
+    elif rule == "/interventions/<intervention_id>/visits":
+        path = rule.replace("<intervention_id>", a["home"]["id"])
+        body = {"start_at": "2030-02-01T08:00:00Z", "end_at": "2030-02-01T09:00:00Z",
+                "contract_id": a["contract"]["id"], "technician_id": a["technician"]["id"]}
+    elif rule.startswith("/visits/<visit_id>"):
+        # each move on a visit in the state it starts from, with its version
+        visit = {"/worker-validation": a["past_visit"],
+                 "/client-validation": a["done_visit"]}.get(rule.rsplit("visit_id>", 1)[1], a["visit"])
+        path = rule.replace("<visit_id>", visit["id"])
+        body = {"PATCH": {"start_at": "2030-01-01T09:00:00Z", "version": visit["version"]},
+                "POST": {"version": visit["version"]}}.get(method)
+        if rule.endswith("/worker-validation"):
+            body.update(outcome="cancelled", cancel_reason_id=a["visit_reason"]["id"])
+        elif rule.endswith("/client-validation"):
+            body.update(decision="cancel", reason_id=a["visit_reason"]["id"])
+        elif rule.endswith("/cancel"):
+            body.update(reason_id=a["visit_reason"]["id"])
+    elif (method, rule) == ("POST", "/visits/validate-batch"):
+        body = {"visit_ids": [a["done_visit"]["id"]]}
+    elif (method, rule) == ("GET", "/planning"):
+        query = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
+    elif (method, rule) == ("POST", "/visit-reasons"):
+        body = {"kind": "refusal", "label": "Trop court", "company_id": a["company"]["id"]}
     return path, body, query
 
 
@@ -492,9 +598,11 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/sites": ("interventions", "sites"), "/equipment": ("interventions", "equipment"),
           "/contracts": ("interventions", "contracts"),
           "/calendar": ("interventions", "access_tokens"), "/users": ("gateway", "users"),
-          "/settings": ("interventions", "settings"), "/files": ("interventions", "files")}
+          "/settings": ("interventions", "settings"), "/files": ("interventions", "files"),
+          "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
-    "interventions", "intervention_attachments")}
+    "interventions", "intervention_attachments"),
+    ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits")}
 
 
 def stored(service_db, method, rule):
@@ -540,7 +648,11 @@ def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
               ("POST", "/calendar/feeds", T), ("PUT", "/interventions/<intervention_id>/assignment", M),
               ("POST", "/users", M), ("GET", "/admin/audit", "company_admin"),
               ("POST", "/files", C), ("POST", "/files", T),
-              ("POST", "/interventions/<intervention_id>/attachments", T)]
+              ("POST", "/interventions/<intervention_id>/attachments", T),
+              ("GET", "/visits", C), ("GET", "/planning", T), ("GET", "/validation-board", M),
+              ("GET", "/validation-board.csv", "company_admin"), ("GET", "/visit-reasons", C),
+              ("POST", "/interventions/<intervention_id>/visits", M),
+              ("POST", "/visit-reasons", "company_admin")]
     for method, rule, role in checks:
         path, body, query = valid_request(method, rule, a)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")

@@ -538,7 +538,9 @@ class Visits(InterventionChanges):
         """Staff: validate done visits in their clients' place, recorded as
         such (who, when, on behalf of which client). Each id is answered on
         its own: validated, or the error that refused it (a visit with an
-        open dispute, still to do, not found…); the others go through."""
+        open dispute, still to do…); the others go through. An id the
+        caller cannot see (another company's, unknown) refuses the whole
+        batch (404 naming them): nothing is validated."""
         p = self.principal
         if p is None or p.role not in ("admin", "manager"):
             raise Forbidden("Only staff validate visits in the client's place.")
@@ -551,6 +553,9 @@ class Visits(InterventionChanges):
         rows = s.execute(sa.select(Visit.id, Visit.intervention_id).where(
             Visit.id.in_(known), *([cond] if cond is not None else []))).all() if known else []
         of = {row.id: row.intervention_id for row in rows}
+        unseen = [v for v in ids if v not in of]
+        if unseen:  # a list naming what the caller cannot see is wrong as a whole
+            raise NotFound("Visit not found: nothing was validated.", {"visit_ids": unseen})
         # lock every intervention, then every visit, in id order: no deadlock
         for intervention_id in sorted(set(of.values())):
             s.execute(sa.select(Intervention.id).where(Intervention.id == intervention_id)
@@ -576,9 +581,7 @@ class Visits(InterventionChanges):
                 results[visit_id] = {"id": visit_id, "validated": False,
                                      "error": {"code": exc.code, "message": exc.message,
                                                "details": exc.details}}
-        items = [results.get(v) or {"id": v, "validated": False, "error": {
-            "code": "not_found", "message": "Visit not found.", "details": {"visit_id": v}}}
-            for v in ids]
+        items = [results[v] for v in ids]
         return {"items": items, "validated": sum(1 for i in items if i["validated"]),
                 "refused": sum(1 for i in items if not i["validated"])}
 

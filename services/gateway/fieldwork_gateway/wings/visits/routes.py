@@ -159,7 +159,9 @@ def arbitrate(visit_id, body):
 def validate_batch(body):
     """Each visit is answered on its own: validated (mode on_behalf, with who,
     when and for which client), or the error that refused it (an open
-    dispute, still to do, not found); the others go through."""
+    dispute, still to do); the others go through. An id the caller cannot
+    see (unknown, another company's) refuses the whole batch: 404 naming
+    them, nothing validated."""
     return call("interventions", "validate_batch", visit_ids=body["visit_ids"])
 
 
