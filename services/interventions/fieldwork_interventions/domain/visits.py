@@ -13,8 +13,9 @@ what the move says.
                                  (validate_on_behalf and tacit: done → validated)
 """
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, timezone
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput
 
@@ -31,6 +32,9 @@ MAX_DURATION = timedelta(hours=24)
 MAX_SERIES = 200          # occurrences a weekly series may create at once
 MAX_SERIES_SPAN = timedelta(days=366)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+# a weekly series repeats at the same wall-clock time here (the time zone
+# the platform's emails and pages speak)
+SERIES_ZONE = ZoneInfo("Europe/Paris")
 WORKER_REMINDER_AFTER = timedelta(hours=24)   # after a visit's end, if not declared
 
 
@@ -49,6 +53,7 @@ class Move:
     events: tuple       # what it publishes
     portal: bool = False        # a worker or client makes it only with the portal module on
     after_end: bool = False     # only once the visit's end has passed
+    after_start: bool = False   # only once the visit has started
     before_start: bool = False  # only before the visit starts
 
 
@@ -60,8 +65,10 @@ MOVES = {m.name: m for m in (
     # it may amend its declaration as long as the client has not answered
     Move("declare_done", ("planned", "done"), "done", (WORKER, STAFF), ("visit.declared",),
          portal=True, after_end=True),
+    # a visit that did not take place (the client was out…): as soon as it
+    # has started, staff having cancelled it until then
     Move("declare_cancelled", ("planned", "done"), "cancelled", (WORKER, STAFF),
-         ("visit.declared",), portal=True, after_end=True),
+         ("visit.declared",), portal=True, after_start=True),
     Move("client_validate", ("done",), "validated", (CLIENT,), ("visit.validated",), portal=True),
     Move("client_dispute", ("done",), "disputed", (CLIENT,), ("visit.disputed",), portal=True),
     Move("client_cancel", ("done",), "cancelled", (CLIENT,), ("visit.cancelled",), portal=True),
@@ -116,9 +123,13 @@ def check_move(name, visit, actor, now, portal_validation):
     if move.after_end and visit.end_at > now:
         raise Conflict("This visit is still to do: it is validated once its end has passed.",
                        {"state": state, "end_at": visit.end_at.isoformat(), "to_do": True})
+    if move.after_start and visit.start_at > now:
+        raise Conflict("This visit has not started: staff cancel it (with a reason) until then.",
+                       {"state": state, "start_at": visit.start_at.isoformat(), "to_do": True})
     if move.before_start and visit.start_at <= now:
-        raise Conflict("This visit has started: it can no longer be cancelled by staff; the "
-                       "worker declares it cancelled.", {"start_at": visit.start_at.isoformat()})
+        raise Conflict("This visit has started: it can no longer be cancelled by staff; its "
+                       "worker (or staff on its behalf) declares it cancelled.",
+                       {"start_at": visit.start_at.isoformat()})
     return move
 
 
@@ -180,12 +191,12 @@ def check_km(km, limit):
         raise InvalidInput("km must be a number.", {"km": km}) from None
     if not value.is_finite() or value < 0:
         raise InvalidInput("km must be zero or more.", {"km": km})
-    if value != value.quantize(Decimal("0.1")):
-        raise InvalidInput("km has at most one decimal.", {"km": km})
-    if value > limit:
+    if value > limit:   # before any rounding: 1e30 is refused, not a decimal overflow
         raise InvalidInput(f"km is at most {limit} for a visit in this company.",
                            {"km": km, "max_visit_km": limit})
-    return value.quantize(Decimal("0.1"))
+    if value != value.quantize(Decimal("0.1")):
+        raise InvalidInput("km has at most one decimal.", {"km": km})
+    return abs(value.quantize(Decimal("0.1")))  # -0 is 0
 
 
 def check_contract(contract, client_id):
@@ -203,16 +214,17 @@ def check_contract(contract, client_id):
                                      "active": contract.active, "allowed": ["validated", "active"]})
 
 
-def occurrences(start_at, end_at, weekly_on=None, until=None):
-    """The (start, end) of each visit to plan: one, or one per day of
-    `weekly_on` (mon…sun, in the first visit's own calendar: its UTC
-    offset as sent) from the first visit's date until `until` (a date,
-    included). At most MAX_SERIES."""
+def occurrences(start_at, end_at, weekly_on=None, until=None, zone=SERIES_ZONE):
+    """The (start, end) of each visit to plan, in UTC: one, or one per day
+    of `weekly_on` (mon…sun) from the first visit's date until `until` (a
+    date, included), at the same wall-clock time in `zone` (Paris: a 10:00
+    visit stays at 10:00 across a change of summer time). At most MAX_SERIES."""
     check_times(start_at, end_at)
+    start_at, end_at = start_at.astimezone(zone), end_at.astimezone(zone)
     if not weekly_on:
         if until is not None:
             raise InvalidInput("repeat.until goes with repeat.weekly_on.", {"repeat": "weekly_on"})
-        return [(start_at, end_at)]
+        return [(start_at.astimezone(timezone.utc), end_at.astimezone(timezone.utc))]
     days = []
     for day in weekly_on:
         if day not in WEEKDAYS:
@@ -231,7 +243,8 @@ def occurrences(start_at, end_at, weekly_on=None, until=None):
     day = start_at
     while day.date() <= until:
         if day.weekday() in days:
-            found.append((day, day + duration))
+            # the wall clock kept in `zone`; the instants in UTC
+            found.append((day.astimezone(timezone.utc), (day + duration).astimezone(timezone.utc)))
             if len(found) > MAX_SERIES:
                 raise InvalidInput(f"A series makes at most {MAX_SERIES} visits at once.",
                                    {"max_visits": MAX_SERIES})
@@ -275,7 +288,8 @@ def deadlines(state, end_at, since, reminder_days, tacit_validation):
     - done: the client is reminded after N days, then after 2N days the visit
       is validated tacitly (when the company turns it on; the reminder says
       so) or a manager is reminded;
-    - disputed: the worker is reminded after a day, a manager after N days."""
+    - disputed: the worker is reminded after a day, a manager after N days;
+    - arbitration: a manager is reminded after N days."""
     days = timedelta(days=reminder_days)
     if state == "planned":
         return [(REMIND_WORKER, end_at + WORKER_REMINDER_AFTER), (REMIND_MANAGER, end_at + days)]
@@ -284,6 +298,8 @@ def deadlines(state, end_at, since, reminder_days, tacit_validation):
                 (TACIT if tacit_validation else REMIND_MANAGER, since + 2 * days)]
     if state == "disputed":
         return [(REMIND_WORKER, since + WORKER_REMINDER_AFTER), (REMIND_MANAGER, since + days)]
+    if state == "arbitration":   # emailed on the refusal; reminded if still unsettled
+        return [(REMIND_MANAGER, since + days)]
     return []
 
 

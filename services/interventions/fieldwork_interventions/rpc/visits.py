@@ -43,6 +43,29 @@ ENTRY_FIELDS = ("id", "move", "from_state", "to_state", "start_at", "end_at", "k
                 "technician_id", "reason_id", "comment", "decision", "accepted", "author_id",
                 "author_role", "on_behalf_of", "at")
 REASON_FIELDS = ("id", "company_id", "kind", "label", "position", "active", "created_at", "version")
+# what every visit event carries (the visit after the change, who and
+# when, the contacts notifications needs), then what each event adds
+# (docs/asyncapi.yaml documents exactly these; the contract test checks it)
+VISIT_EVENT_COMMON = ("id", "intervention_id", "company_id", "client_id", "technician_id",
+                      "type_id", "contract_id", "state", "start_at", "end_at", "km", "comment",
+                      "mission_order", "version", "reference", "at", "by", "by_role", "company",
+                      "client", "technician", "type")
+VISIT_EVENT_EXTRAS = {
+    "visit.planned": ("created_by_worker", "series_id"),
+    "visit.rescheduled": ("previous",),
+    "visit.cancelled": ("reason", "cancelled_by"),
+    "visit.declared": ("outcome", "reason"),
+    "visit.disputed": ("reason", "proposal"),
+    "visit.dispute_accepted": ("proposal",),
+    "visit.dispute_refused": ("proposal", "answer_comment"),
+    "visit.arbitrated": ("decision", "arbitration_reason"),
+    "visit.validated": ("mode", "on_behalf_of"),
+    "visit.reminder": ("stage", "waiting_since", "tacit_at"),
+}
+VISIT_EVENT_FIELDS = {event_type: VISIT_EVENT_COMMON + extras
+                      for event_type, extras in VISIT_EVENT_EXTRAS.items()}
+STATE_CHANGED_FIELDS = ("id", "company_id", "client_id", "technician_id", "from_state",
+                        "to_state", "at", "by", "version")
 MAX_TEXT = 5000
 MAX_BATCH = 500
 MAX_PLANNING_DAYS = 92
@@ -181,9 +204,7 @@ class Visits(InterventionChanges):
         (event-carried state), and what this event adds."""
         author_id, author_role = self._author()
         data = {name: value for name, value in visit_dict(visit, at).items()
-                if name in ("id", "intervention_id", "company_id", "client_id", "technician_id",
-                            "type_id", "contract_id", "state", "start_at", "end_at", "km",
-                            "comment", "mission_order", "version")}
+                if name in VISIT_EVENT_COMMON}
         kind = s.get(InterventionType, visit.type_id)
         data.update(
             reference=rules.reference(visit.intervention_id), at=rfc3339(at), by=author_id,
@@ -191,7 +212,8 @@ class Visits(InterventionChanges):
             client=as_dict(s.get(Client, visit.client_id), CLIENT_CONTACT),
             technician=as_dict(s.get(Technician, visit.technician_id), TECHNICIAN_CONTACT),
             type=as_dict(kind, ("id", "name", "location")))
-        data.update(extras.get(event_type, {}))
+        added = extras.get(event_type, {})
+        data.update({name: added.get(name) for name in VISIT_EVENT_EXTRAS[event_type]})
         return data
 
     def _reason(self, s, visit, reason_id, kind, field="reason_id", required=True):
