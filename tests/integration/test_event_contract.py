@@ -200,7 +200,7 @@ def _ok(response, status=200):
     return response.json() if response.content else None
 
 
-def _exercise_every_event(world, admin):
+def _exercise_every_event(world, admin, due_now):
     """Drive the platform through the gateway so that every documented
     event is published at least once; returns the (event type, aggregate
     id) pairs that must arrive."""
@@ -276,10 +276,87 @@ def _exercise_every_event(world, admin):
         "intervention.closed", "intervention.delivered", "intervention.reopened",
         "intervention.file_attached")}
 
+    expected |= _exercise_visits(world, admin, due_now)
+
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)
     world.walk_to(surveyed, "delivered")
     return expected, surveyed
+
+
+def _exercise_visits(world, admin, due_now):
+    """Every visit event and intervention.state_changed, through the
+    gateway (and one reminder, its timer made due)."""
+    from datetime import timedelta, timezone
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+
+    def rfc(moment):
+        return moment.isoformat().replace("+00:00", "Z")
+    company = world.company(portal_validation=True, email="gestion@example.test")
+    client, technician = world.client(company), world.technician(company)
+    contract = world.contract(client)
+    contract = _ok(admin.request("PUT", f"/contracts/{contract['id']}/state",
+                                 json={"state": "validated", "version": contract["version"]}))
+    worker = world.login_for("technician", technician_id=technician["id"])
+    customer = world.login_for("client", client_id=client["id"])
+    refusal = _ok(admin.post("/visit-reasons", {"kind": "refusal", "label": "Trop court",
+                                                "company_id": company["id"]}), 201)
+    cancellation = _ok(admin.post("/visit-reasons", {"kind": "cancellation", "label": "Absent",
+                                                     "company_id": company["id"]}), 201)
+    home = world.intervention(client=client, technician=technician, location="at_home")
+
+    def plan(start, hours=2, intervention=home):
+        [visit] = _ok(admin.post(f"/interventions/{intervention['id']}/visits", {
+            "start_at": rfc(start), "end_at": rfc(start + timedelta(hours=hours)),
+            "contract_id": contract["id"]}), 201)["items"]
+        return visit
+
+    def move(user, visit, action, **body):
+        return _ok(user.post(f"/visits/{visit['id']}/{action}", {"version": visit["version"], **body}))
+    ahead = plan(now + timedelta(days=2))
+    first, second = plan(now - timedelta(hours=5)), plan(now - timedelta(hours=4))
+    # its own intervention: it stays planned while its reminder is due
+    reminded = plan(now - timedelta(hours=3), intervention=world.intervention(
+        client=client, technician=technician, location="at_home"))
+    ahead = _ok(admin.request("PATCH", f"/visits/{ahead['id']}", json={
+        "start_at": rfc(now + timedelta(days=3)), "end_at": rfc(now + timedelta(days=3, hours=2)),
+        "version": ahead["version"]}))
+    move(admin, ahead, "cancel", reason_id=cancellation["id"])
+    accepted = move(worker, first, "worker-validation", outcome="done",
+                    km=12.5, comment="Fait")
+    accepted = move(customer, accepted, "client-validation", decision="dispute",
+                    reason_id=refusal["id"], km=8)
+    move(worker, accepted, "dispute-answer", accept=True)
+    settled = move(worker, second, "worker-validation", outcome="done")
+    settled = move(customer, settled, "client-validation", decision="dispute",
+                   reason_id=refusal["id"], km=3)
+    settled = move(worker, settled, "dispute-answer", accept=False, comment="Non")
+    move(admin, settled, "arbitration", decide="custom", km=2, reason="Vu le badge")
+    due_now("visit.remind_worker", reminded["id"])
+    return {(event, visit["id"]) for event, visit in (
+        ("visit.planned", ahead), ("visit.rescheduled", ahead), ("visit.cancelled", ahead),
+        ("visit.declared", accepted), ("visit.disputed", accepted),
+        ("visit.dispute_accepted", accepted), ("visit.validated", accepted),
+        ("visit.dispute_refused", settled), ("visit.arbitrated", settled),
+        ("visit.reminder", reminded))} | {("intervention.state_changed", home["id"])}
+
+
+def timers_due_now(isolation):
+    """`due_now(kind, key)`: the pending timer is due now, as if its days had gone by."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    from fieldwork_common.db import engine_url
+    engine = sa.create_engine(engine_url(isolation.database_url("interventions")), poolclass=NullPool)
+
+    def due_now(kind, key):
+        with engine.begin() as conn:
+            changed = conn.execute(sa.text(
+                "UPDATE timers SET due_at = now(), next_attempt_at = now() "
+                "WHERE kind = :kind AND key = :key AND status = 'pending'"),
+                {"kind": kind, "key": key}).rowcount
+        assert changed == 1, (kind, key)
+    return due_now
 
 
 def _answer_the_survey(smtp, recipient):
@@ -303,7 +380,7 @@ def test_every_documented_event_is_published_as_documented(isolation, world, adm
     producers = {contract.producer_of(channel) for channel in documented.values()}
     assert producers == {"interventions", "notifications"}, producers
     with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
-        expected, surveyed = _exercise_every_event(world, admin)
+        expected, surveyed = _exercise_every_event(world, admin, timers_due_now(isolation))
         client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
         _answer_the_survey(smtp, client["email"])
 
@@ -384,7 +461,7 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
     """Static cross-check with the field lists of the interventions service:
     each payload documents exactly the keys the code sets, all required."""
     from fieldwork_interventions.changes import EVENT_FIELDS
-    from fieldwork_interventions.rpc import masterdata
+    from fieldwork_interventions.rpc import masterdata, visits
 
     built = dict(EVENT_FIELDS)
     for kind, fields in (("company", masterdata.COMPANY_FIELDS),
@@ -398,6 +475,8 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
         built[f"{kind}.created"] = built[f"{kind}.updated"] = fields
         built[f"{kind}.deleted"] = masterdata.DELETED_FIELDS
     built["settings.updated"] = masterdata.SETTINGS_FIELDS
+    built.update(visits.VISIT_EVENT_FIELDS)
+    built["intervention.state_changed"] = visits.STATE_CHANGED_FIELDS
     assert set(contract.channels(PRODUCER)) == set(built)
     for event_type, fields in built.items():
         message = contract.resolve(contract.message_ref(event_type))
