@@ -333,6 +333,38 @@ def time_travel(isolation):
 
 
 @pytest.fixture(scope="session")
+def timers(isolation):
+    """The interventions service's durable timers: `timers.due_now(kind,
+    key)` makes a pending timer due now, as if its days had gone by (the
+    poller fires it within TIMER_POLL); `timers.status(kind, key)` is its
+    row (status, due_at), None when there is none."""
+    engine = sa.create_engine(engine_url(isolation.database_url("interventions")),
+                              poolclass=NullPool)
+
+    class Timers:
+        @staticmethod
+        def due_now(kind, key, revive=False):
+            """`revive`: a cancelled one too, as a timer caught in a race with
+            the move that cancelled it would fire."""
+            states = ("pending", "cancelled") if revive else ("pending",)
+            with engine.begin() as conn:
+                changed = conn.execute(sa.text(
+                    "UPDATE timers SET due_at = now(), next_attempt_at = now(), status = 'pending' "
+                    "WHERE kind = :kind AND key = :key AND status = ANY(:states)"),
+                    {"kind": kind, "key": key, "states": list(states)}).rowcount
+            assert changed == 1, (kind, key)
+
+        @staticmethod
+        def status(kind, key):
+            with engine.connect() as conn:
+                return conn.execute(sa.text("SELECT status, due_at FROM timers "
+                                            "WHERE kind = :kind AND key = :key"),
+                                    {"kind": kind, "key": key}).first()
+    yield Timers()
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
 def interventions_stub():
     """For fixtures that run notifications alone with events of interventions
     that exist nowhere: `start(amqp_uri, log_path)` runs a stand-in

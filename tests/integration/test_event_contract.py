@@ -341,24 +341,6 @@ def _exercise_visits(world, admin, due_now):
         ("visit.reminder", reminded))} | {("intervention.state_changed", home["id"])}
 
 
-def timers_due_now(isolation):
-    """`due_now(kind, key)`: the pending timer is due now, as if its days had gone by."""
-    import sqlalchemy as sa
-    from sqlalchemy.pool import NullPool
-
-    from fieldwork_common.db import engine_url
-    engine = sa.create_engine(engine_url(isolation.database_url("interventions")), poolclass=NullPool)
-
-    def due_now(kind, key):
-        with engine.begin() as conn:
-            changed = conn.execute(sa.text(
-                "UPDATE timers SET due_at = now(), next_attempt_at = now() "
-                "WHERE kind = :kind AND key = :key AND status = 'pending'"),
-                {"kind": kind, "key": key}).rowcount
-        assert changed == 1, (kind, key)
-    return due_now
-
-
 def _answer_the_survey(smtp, recipient):
     import re
 
@@ -375,12 +357,13 @@ def _answer_the_survey(smtp, recipient):
     _ok(requests.post(link, json={"score": 5, "comment": "Parfait"}, timeout=30))
 
 
-def test_every_documented_event_is_published_as_documented(isolation, world, admin, smtp, contract):
+def test_every_documented_event_is_published_as_documented(isolation, world, admin, smtp, contract,
+                                                            timers):
     documented = contract.channels()
     producers = {contract.producer_of(channel) for channel in documented.values()}
     assert producers == {"interventions", "notifications"}, producers
     with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
-        expected, surveyed = _exercise_every_event(world, admin, timers_due_now(isolation))
+        expected, surveyed = _exercise_every_event(world, admin, timers.due_now)
         client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
         _answer_the_survey(smtp, client["email"])
 

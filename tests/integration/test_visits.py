@@ -15,12 +15,9 @@ from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.pool import NullPool
 
 from conftest import text_of
 from fieldwork_common import ics
-from fieldwork_common.db import engine_url
 from fieldwork_common.testing.waiting import wait_until
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
@@ -579,40 +576,24 @@ def test_the_intervention_is_open_closed_completed_and_reopens(shop, admin):
         ("created", None), ("visits", "closed"), ("visits", "completed"), ("reopened", "open")]
 
 
-def test_the_tracking_shows_the_visits(shop):
+def test_the_tracking_shows_the_visits(shop, admin, anonymous):
     intervention = shop.intervention()
-    visit = shop.done(km=3)
     visit = shop.plan(intervention)
     ok(shop.declare(visit, km=7.5))
     tracking = ok(shop.client_user.get(f"/interventions/{intervention['id']}/tracking"))
     assert [(v["state"], v["km"]) for v in tracking["visits"]] == [("done", 7.5)]
+    assert tracking["state"] == "closed" and tracking["steps"] == []
+    # the page the client's link opens: the visit, and no pickup wording
+    link = ok(admin.post(f"/interventions/{intervention['id']}/tracking-links"), 201)
+    page = anonymous.get("/track/" + link["url"].split("/track/", 1)[1]).text
+    assert 'id="visits"' in page and 'data-state="done"' in page and "Réalisée" in page
+    assert "Visites réalisées, en attente de validation" in page and "retrait" not in page
 
 
 # --- deadlines on the shared timers ------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def timers(isolation):
-    engine = sa.create_engine(engine_url(isolation.database_url("interventions")), poolclass=NullPool)
-
-    def due_now(kind, visit_id):
-        """As if the days had gone by: the visit's timer of `kind` is due."""
-        with engine.begin() as conn:
-            changed = conn.execute(sa.text(
-                "UPDATE timers SET due_at = now(), next_attempt_at = now() "
-                "WHERE kind = :kind AND key = :key AND status = 'pending'"),
-                {"kind": kind, "key": visit_id}).rowcount
-        assert changed == 1, (kind, visit_id)
-
-    def status(kind, visit_id):
-        with engine.connect() as conn:
-            return conn.execute(sa.text("SELECT status, due_at FROM timers WHERE kind = :kind AND key = :key"),
-                                {"kind": kind, "key": visit_id}).first()
-    yield due_now, status
-    engine.dispose()
-
-
 def test_reminders_go_to_the_worker_then_the_client_announcing_tacit_validation(world, smtp, timers):
-    due_now, status = timers
+    due_now, status = timers.due_now, timers.status
     shop = Shop(world, tacit_validation=True, validation_reminder_days=2)
     visit = shop.plan()
     end = datetime.fromisoformat(visit["end_at"].replace("Z", "+00:00"))
@@ -639,7 +620,7 @@ def test_reminders_go_to_the_worker_then_the_client_announcing_tacit_validation(
 
 
 def test_without_tacit_validation_the_manager_is_reminded_and_nothing_validates(world, smtp, timers):
-    due_now, status = timers
+    due_now, status = timers.due_now, timers.status
     shop = Shop(world)
     declared = shop.done()
     assert status("visit.tacit", declared["id"]) is None
@@ -650,8 +631,16 @@ def test_without_tacit_validation_the_manager_is_reminded_and_nothing_validates(
 
 
 def test_a_stale_timer_does_nothing_once_the_visit_moved_on(world, smtp, timers):
-    due_now, status = timers
+    due_now, status = timers.due_now, timers.status
     shop = Shop(world, tacit_validation=True)
     visit = shop.done()
     ok(shop.answer(visit, decision="validate"))
     assert status("visit.tacit", visit["id"]).status == "cancelled"
+    # fired all the same (a race with the move): it sees the visit moved on, does nothing
+    due_now("visit.tacit", visit["id"], revive=True)
+    wait_until(lambda: status("visit.tacit", visit["id"]).status == "fired", 30,
+               message="the stale timer fired")
+    after = shop.visit(visit["id"])
+    assert (after["state"], after["validation_mode"], after["version"]) == \
+        ("validated", "client", visit["version"] + 1)
+    assert [h["move"] for h in history(shop.manager, visit)][-1] == "client_validate"

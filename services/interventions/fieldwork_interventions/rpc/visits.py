@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from fieldwork_common.pagination import decode_cursor, page
+from fieldwork_common.pagination import page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 from fieldwork_common.timers import timer_handler
@@ -31,7 +31,7 @@ from fieldwork_interventions.changes import (
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.domain import visits as flow
 from fieldwork_interventions.models import (
-    Client, Company, Contract, HistoryEntry, Intervention, InterventionType, Technician, Visit,
+    Client, Company, Contract, Intervention, InterventionType, Technician, Visit,
     VisitEntry, VisitReason)
 
 VISIT_FIELDS = ("id", "intervention_id", "company_id", "client_id", "technician_id", "type_id",

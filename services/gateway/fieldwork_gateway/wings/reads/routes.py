@@ -122,6 +122,9 @@ TEXTS = {
         "reached": "le",
         "states": {"open": "En cours", "closed": "Terminée, en attente de retrait",
                    "completed": "Clôturée"},
+        # an intervention at the client's: nothing to pick up, visits to validate
+        "home_states": {"open": "En cours", "closed": "Visites réalisées, en attente de validation",
+                        "completed": "Clôturée"},
         "state": "État",
         "visits": "Visites",
         "visit_states": {"planned": "Prévue", "done": "Réalisée", "disputed": "Contestée",
@@ -142,6 +145,8 @@ TEXTS = {
         "reached": "on",
         "states": {"open": "In progress", "closed": "Done, awaiting pickup",
                    "completed": "Completed"},
+        "home_states": {"open": "In progress", "closed": "Visits done, awaiting validation",
+                        "completed": "Completed"},
         "state": "State",
         "visits": "Visits",
         "visit_states": {"planned": "Planned", "done": "Done", "disputed": "Disputed",
@@ -209,5 +214,6 @@ def tracking_page(token):
     html = render_template("tracking/page.html", lang=lang, t=TEXTS[lang], view=view, steps=steps,
                            visits=visits,
                            status=status, pickup_text=pickup_text, equipment=equipment,
-                           state_text=TEXTS[lang]["states"].get(view["state"], view["state"]))
+                           state_text=TEXTS[lang]["states" if view.get("current_step") else "home_states"]
+                           .get(view["state"], view["state"]))
     return html, 200, pages.HEADERS
