@@ -164,6 +164,30 @@ TABLE = {
     ("POST", "/visit-reasons"): ({A}, None, None),
     ("PATCH", "/visit-reasons/<reason_id>"): (
         {A}, "visit_reason", lambda w: {"label": "x", "version": 1}),
+    # timeclock: admins set the settings and the places up, staff read them;
+    # the worker clocks (staff for it), everyone of the visit reads what is
+    # shared; staff correct and decide
+    ("GET", "/timeclock/settings"): ({A, M}, None, None),
+    ("PUT", "/timeclock/settings"): ({A}, None, None),
+    ("GET", "/clocking-places"): ({A, M}, None, None),
+    ("GET", "/clocking-places/<place_id>"): ({A, M}, "place", None),
+    ("PATCH", "/clocking-places/<place_id>"): (
+        {A}, "place", lambda w: {"label": "x", "version": 1}),
+    ("GET", "/clocking-places/<place_id>/qr"): ({A}, "place", None),
+    ("GET", "/clocking-places/<place_id>/rotating-device"): ({A}, "place", None),
+    ("POST", "/clocking-places/<place_id>/key"): ({A}, "place", lambda w: {"version": 1}),
+    ("POST", "/clocking-places/<place_id>/nfc-tags"): (
+        {A}, "place", lambda w: {"uid": "04AABBCCDDEEFF"}),
+    ("GET", "/clocking-places/<place_id>/nfc-tags"): ({A, M}, "place", None),
+    ("DELETE", "/nfc-tags/<tag_id>"): ({A}, "nfc_tag", None),
+    ("POST", "/visits/<visit_id>/clockings"): ({A, M, T}, "visit", lambda w: {"kind": "in"}),
+    ("GET", "/visits/<visit_id>/clockings"): (ALL, "visit", None),
+    ("GET", "/clockings"): ({A, M, T}, None, None),
+    ("GET", "/clockings/<clocking_id>"): ({A, M, T}, "clocking", None),
+    ("POST", "/clockings/<clocking_id>/corrections"): (
+        {A, M}, "clocking", lambda w: {"at": "2026-01-01T08:00:00Z", "reason": "x", "version": 1}),
+    ("POST", "/clockings/<clocking_id>/decision"): (
+        {A, M}, "clocking", lambda w: {"decision": "validate", "version": 1}),
 }
 
 
@@ -281,10 +305,28 @@ def foreign(world, admin):
                           {"file_id": photo["id"], "visible_to_client": True})
     assert attached.status_code == 201, attached.text
     home, visit, reason = home_visit(world, admin, company, client, technician)
+    place, tag, clocking = clocked(world, admin, company, client, technician, visit)
     return {"company": company, "technician": technician, "client": client, "site": site,
             "contract": contract, "equipment": equipment, "intervention": intervention,
             "status": world.status(), "user": user, "session": session, "file": photo,
-            "visit": visit, "visit_reason": reason}
+            "visit": visit, "visit_reason": reason, "place": place, "nfc_tag": tag,
+            "clocking": clocking}
+
+
+def clocked(world, admin, company, client, technician, visit):
+    """Timeclock's records of the company: clocking turned on, the place of
+    the visit with an NFC tag, and a clock-in of its worker on the visit."""
+    response = admin.request("PUT", "/timeclock/settings", json={
+        "company_id": company["id"], "values": {"clocking_enabled": True}})
+    assert response.status_code == 200, response.text
+    worker = world.login_for("technician", technician_id=technician["id"])
+    clocking = wait_until(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        worker.post(f"/visits/{visit['id']}/clockings", {"kind": "in"})),
+        message="timeclock knows the visit")
+    [place] = admin.get(f"/clocking-places?client_id={client['id']}").json()["items"]
+    tag = admin.post(f"/clocking-places/{place['id']}/nfc-tags", {"uid": uuid.uuid4().hex[:14]})
+    assert tag.status_code == 201, tag.text
+    return place, tag.json(), clocking
 
 
 def home_visit(world, admin, company, client, technician):
@@ -331,7 +373,9 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "equipment": ("interventions", "equipment"), "contract": ("interventions", "contracts"),
           "user": ("gateway", "users"), "session": ("gateway", "sessions"),
           "file": ("interventions", "files"), "visit": ("interventions", "visits"),
-          "visit_reason": ("interventions", "visit_reasons")}
+          "visit_reason": ("interventions", "visit_reasons"),
+          "place": ("timeclock", "places"), "nfc_tag": ("timeclock", "nfc_tags"),
+          "clocking": ("timeclock", "clockings")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -407,6 +451,12 @@ REFERENCES = {
                                        "type_id": SHARED, "company_id": "company"},
     ("GET", "/visit-reasons"): {"company_id": "company"},
     ("POST", "/visit-reasons"): {"company_id": "company"},
+    ("GET", "/timeclock/settings"): {"company_id": "company", "type_id": SHARED},
+    ("PUT", "/timeclock/settings"): {"company_id": "company", "type_id": SHARED},
+    ("GET", "/clocking-places"): {"client_id": "client", "company_id": "company"},
+    ("POST", "/visits/<visit_id>/clockings"): {"id": "clocking"},
+    ("GET", "/clockings"): {"visit_id": "visit", "technician_id": "technician",
+                            "client_id": "client", "company_id": "company"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -473,6 +523,7 @@ def two_companies(world, admin):
         equipment = admin.get(f"/equipment/{intervention['equipment_id']}").json()
         login = world.login_for("client", client_id=client["id"])
         home, future, reason = home_visit(world, admin, company, client, technician)
+        _, _, clocking = clocked(world, admin, company, client, technician, future)
         past = admin.post(f"/interventions/{home['id']}/visits", {
             "start_at": "2026-01-01T08:00:00Z", "end_at": "2026-01-01T10:00:00Z",
             "contract_id": response.json()["id"]}).json()["items"][0]
@@ -487,7 +538,7 @@ def two_companies(world, admin):
                 "user": login.get("/account").json(), "type_id": intervention["type_id"],
                 "file": world.file(company_id=company["id"]), "home": home,
                 "visit": future, "past_visit": past, "done_visit": declared.json(),
-                "visit_reason": reason,
+                "visit_reason": reason, "clocking": clocking,
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -541,6 +592,12 @@ def valid_request(method, rule, a):
         path = rule.replace("<intervention_id>", a["home"]["id"])
         body = {"start_at": "2030-02-01T08:00:00Z", "end_at": "2030-02-01T09:00:00Z",
                 "contract_id": a["contract"]["id"], "technician_id": a["technician"]["id"]}
+    elif (method, rule) == ("POST", "/visits/<visit_id>/clockings"):
+        # staff record for the worker, with the time and why
+        path = rule.replace("<visit_id>", a["visit"]["id"])
+        body = {"kind": "out", "at": "2026-01-01T10:00:00Z", "reason": "Oubli"}
+    elif (method, rule) == ("PUT", "/timeclock/settings"):
+        body = {"values": {"radius_m": 150}}
     elif rule.startswith("/visits/<visit_id>"):
         # each move on a visit in the state it starts from, with its version
         visit = {"/worker-validation": a["past_visit"],
@@ -599,10 +656,12 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/contracts": ("interventions", "contracts"),
           "/calendar": ("interventions", "access_tokens"), "/users": ("gateway", "users"),
           "/settings": ("interventions", "settings"), "/files": ("interventions", "files"),
-          "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons")}
+          "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons"),
+          "/timeclock": ("timeclock", "clocking_settings")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
     "interventions", "intervention_attachments"),
-    ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits")}
+    ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits"),
+    ("POST", "/visits/<visit_id>/clockings"): ("timeclock", "clockings")}
 
 
 def stored(service_db, method, rule):
@@ -652,7 +711,9 @@ def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
               ("GET", "/visits", C), ("GET", "/planning", T), ("GET", "/validation-board", M),
               ("GET", "/validation-board.csv", "company_admin"), ("GET", "/visit-reasons", C),
               ("POST", "/interventions/<intervention_id>/visits", M),
-              ("POST", "/visit-reasons", "company_admin")]
+              ("POST", "/visit-reasons", "company_admin"), ("GET", "/timeclock/settings", M),
+              ("PUT", "/timeclock/settings", "company_admin"), ("GET", "/clocking-places", M),
+              ("GET", "/clockings", T), ("GET", "/clockings", M)]
     for method, rule, role in checks:
         path, body, query = valid_request(method, rule, a)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")

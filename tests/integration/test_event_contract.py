@@ -277,6 +277,7 @@ def _exercise_every_event(world, admin, due_now):
         "intervention.file_attached")}
 
     expected |= _exercise_visits(world, admin, due_now)
+    expected |= _exercise_clockings(world, admin)
 
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)
@@ -341,6 +342,40 @@ def _exercise_visits(world, admin, due_now):
         ("visit.reminder", reminded))} | {("intervention.state_changed", home["id"])}
 
 
+def _exercise_clockings(world, admin):
+    """The four clocking events (timeclock), through the gateway."""
+    from datetime import timedelta, timezone
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    company = world.company()
+    client, technician = world.client(company), world.technician(company)
+    contract = world.contract(client)
+    contract = _ok(admin.request("PUT", f"/contracts/{contract['id']}/state",
+                                 json={"state": "validated", "version": contract["version"]}))
+    _ok(admin.request("PUT", "/timeclock/settings", json={
+        "company_id": company["id"], "values": {"clocking_enabled": True}}))
+    worker = world.login_for("technician", technician_id=technician["id"])
+    home = world.intervention(client=client, technician=technician, location="at_home")
+    [visit] = _ok(admin.post(f"/interventions/{home['id']}/visits", {
+        "start_at": (now - timedelta(minutes=5)).isoformat().replace("+00:00", "Z"),
+        "end_at": (now + timedelta(hours=1)).isoformat().replace("+00:00", "Z"),
+        "contract_id": contract["id"]}), 201)["items"]
+    clock_in = wait_until(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        worker.post(f"/visits/{visit['id']}/clockings", {"kind": "in", "lat": 48.85, "lon": 2.35,
+                                                         "accuracy_m": 12})),
+        message="timeclock knows the visit")
+    clock_out = _ok(worker.post(f"/visits/{visit['id']}/clockings", {"kind": "out"}), 201)
+    corrected = _ok(admin.post(f"/clockings/{clock_in['id']}/corrections", {
+        "at": clock_in["at"], "reason": "Heure vérifiée", "version": clock_in["version"]}), 201)
+    manager = world.login_for("manager", company_id=company["id"])
+    _ok(manager.post(f"/clockings/{corrected['id']}/decision", {
+        "decision": "validate", "version": corrected["version"]}))
+    _ok(manager.post(f"/clockings/{clock_out['id']}/decision", {
+        "decision": "reject", "reason": "Non constaté", "version": clock_out["version"]}))
+    return {("clocking.recorded", clock_in["id"]), ("clocking.recorded", clock_out["id"]),
+            ("clocking.corrected", corrected["id"]), ("clocking.validated", corrected["id"]),
+            ("clocking.rejected", clock_out["id"])}
+
+
 def _answer_the_survey(smtp, recipient):
     import re
 
@@ -361,7 +396,7 @@ def test_every_documented_event_is_published_as_documented(isolation, world, adm
                                                             timers):
     documented = contract.channels()
     producers = {contract.producer_of(channel) for channel in documented.values()}
-    assert producers == {"interventions", "notifications"}, producers
+    assert producers == {"interventions", "notifications", "timeclock"}, producers
     with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
         expected, surveyed = _exercise_every_event(world, admin, timers.due_now)
         client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
@@ -466,3 +501,17 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
         data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])
         assert set(data["properties"]) == set(fields), event_type
         assert set(data["required"]) == set(fields), event_type
+
+
+def test_documented_clocking_fields_are_those_timeclock_builds(contract):
+    from fieldwork_timeclock.rpc import clockings
+
+    built = clockings.CLOCKING_FIELDS + clockings.EVENT_EXTRAS
+    assert set(contract.channels("timeclock")) == {
+        "clocking.recorded", "clocking.corrected", "clocking.validated", "clocking.rejected"}
+    for event_type in contract.channels("timeclock"):
+        message = contract.resolve(contract.message_ref(event_type))
+        data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])
+        extra = {"previous"} if event_type == "clocking.corrected" else set()
+        assert set(data["properties"]) == set(built) | extra, event_type
+        assert set(data["required"]) == set(built) | extra, event_type

@@ -108,3 +108,22 @@ class TooManyRequests(FieldworkError):
 class Unavailable(FieldworkError):
     code = "service_unavailable"
     http_status = 503
+
+
+@deserialize_to_instance
+class Refused(FieldworkError):
+    """A domain rule refuses the command, and says which: the body's `code`
+    is the rule (`details["rule"]`, e.g. `already_clocked_in`), the status
+    `details["status"]` (422 by default: the request is well formed but the
+    rule forbids it; 409 where the object's state is what refuses)."""
+    http_status = 422
+
+    def __init__(self, message, details=None):
+        super().__init__(message, details)
+        self.code = str(self.details.get("rule", "refused"))
+        self.http_status = int(self.details.get("status", 422))
+
+
+def refuse(rule, message, status=422, **details):
+    """The Refused error of `rule`, to raise."""
+    return Refused(message, {"rule": rule, "status": status, **details})

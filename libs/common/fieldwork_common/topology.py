@@ -83,6 +83,11 @@ SUBSCRIPTIONS = (
     Subscription("interventions", "intervention.created", "timeclock", "on_intervention_created"),
     Subscription("interventions", "intervention.assigned", "requests", "on_intervention_assigned"),
     Subscription("interventions", "intervention.assigned", "timeclock", "on_intervention_assigned"),
+    Subscription("interventions", "visit.planned", "timeclock", "on_visit_planned"),
+    Subscription("interventions", "visit.rescheduled", "timeclock", "on_visit_rescheduled"),
+    Subscription("interventions", "visit.cancelled", "timeclock", "on_visit_cancelled"),
+    Subscription("interventions", "visit.declared", "timeclock", "on_visit_declared"),
+    Subscription("interventions", "visit.validated", "timeclock", "on_visit_validated"),
 )
 
 

@@ -1,7 +1,9 @@
-"""The timeclock service: clockings and incidents (seed 004).
+"""The timeclock service: clockings and incidents (seed 004, docs/timeclock.md).
 
-So far it keeps a local copy of interventions (who works on which, for
-whom), which clockings and incidents will be checked against.
+It keeps copies of interventions and of visits (from their events), and
+owns the places where visits happen (position, QR key, NFC tags), the
+timeclock settings and the clockings. The RPCs live in one mixin per wing,
+`rpc/<wing>.py`, with their rules in `domain/<wing>.py`.
 """
 # modules: `nameko run` must not see the mixins as services
 from fieldwork_common import intervention_copies, operations
@@ -9,11 +11,13 @@ from fieldwork_common.consumer import Topology
 from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 
-from fieldwork_timeclock import SERVICE_NAME
+from fieldwork_timeclock import SERVICE_NAME, visit_copies
 from fieldwork_timeclock.models import KnownIntervention
+from fieldwork_timeclock.rpc import clockings
 
 
-class TimeclockService(intervention_copies.FollowsInterventions, operations.Operations):
+class TimeclockService(intervention_copies.FollowsInterventions, visit_copies.FollowsVisits,
+                       clockings.Clockings, operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_timeclock:migrations")

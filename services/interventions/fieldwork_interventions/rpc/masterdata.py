@@ -31,6 +31,10 @@ from fieldwork_interventions.models import (
     Client, Company, Contract, Equipment, File, Intervention, InterventionType, Settings, Site,
     Status, Technician, technician_companies)
 
+#: what resolve_references resolves for other services (requests, timeclock)
+REFERABLE = ("company", "technician", "client", "site", "equipment", "contract",
+             "intervention_type", "intervention", "visit", "file")
+
 # The records as the API answers them and as <kind>.created / <kind>.updated carry them.
 COMPANY_FIELDS = ("id", "name", "email", "phone", "address", "survey_enabled",
                   "portal_validation", "validation_reminder_days", "tacit_validation",
@@ -632,6 +636,26 @@ class MasterData:
             rows, cursor = page(session, query, limit=limit, after=after,
                                 keys=(Status.position, Status.label, Status.id), descending=False)
             return {"items": records(session, "status", rows), "next_cursor": cursor}
+
+    # --- references for other services -------------------------------------------------
+
+    @rpc
+    def resolve_references(self, references):
+        """The one resolver (DESIGN.md §5) for another service's command or
+        filter: each `{field: [kind, id]}` must name a record the caller
+        may see (404 naming the field otherwise; a deactivated one counts,
+        as in a filter). Answers `{field: {id, company_id}}`."""
+        if not isinstance(references, dict):
+            raise InvalidInput("references is {field: [kind, id]}.")
+        found = {}
+        with self.db.session() as session:
+            for field, (kind, object_id) in references.items():
+                if kind not in REFERABLE:
+                    raise InvalidInput(f"{kind} is not a kind of record to refer to.", {field: kind})
+                record = resolve_filter(session, self.principal, kind, object_id, field)
+                found[field] = {"id": record, "company_id": getattr(
+                    session.get(MODELS[kind], record), "company_id", None)}
+        return found
 
     # --- settings ------------------------------------------------------------------
 

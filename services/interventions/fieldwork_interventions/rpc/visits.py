@@ -47,9 +47,9 @@ REASON_FIELDS = ("id", "company_id", "kind", "label", "position", "active", "cre
 # when, the contacts notifications needs), then what each event adds
 # (docs/asyncapi.yaml documents exactly these; the contract test checks it)
 VISIT_EVENT_COMMON = ("id", "intervention_id", "company_id", "client_id", "technician_id",
-                      "type_id", "contract_id", "state", "start_at", "end_at", "km", "comment",
-                      "mission_order", "version", "reference", "at", "by", "by_role", "company",
-                      "client", "technician", "type")
+                      "type_id", "contract_id", "site_id", "state", "start_at", "end_at", "km",
+                      "comment", "mission_order", "version", "reference", "at", "by", "by_role",
+                      "company", "client", "technician", "type")
 VISIT_EVENT_EXTRAS = {
     "visit.planned": ("created_by_worker", "series_id"),
     "visit.rescheduled": ("previous",),
@@ -207,6 +207,7 @@ class Visits(InterventionChanges):
                 if name in VISIT_EVENT_COMMON}
         kind = s.get(InterventionType, visit.type_id)
         data.update(
+            site_id=s.get(Intervention, visit.intervention_id).site_id,
             reference=rules.reference(visit.intervention_id), at=rfc3339(at), by=author_id,
             by_role=author_role, company=as_dict(company, COMPANY_CONTACT),
             client=as_dict(s.get(Client, visit.client_id), CLIENT_CONTACT),

@@ -1,4 +1,3 @@
 """The service's RPCs, one nameko mixin per wing (`rpc/<wing>.py`, with its
 rules in `domain/<wing>.py`), composed in `service.py`; who sees what in
-`access.py` (docs/wings.md). The clockings and incidents wings come with
-issue 11."""
+`access.py` (docs/wings.md): clockings (with the settings and the places)."""
