@@ -188,6 +188,25 @@ TABLE = {
         {A, M}, "clocking", lambda w: {"at": "2026-01-01T08:00:00Z", "reason": "x", "version": 1}),
     ("POST", "/clockings/<clocking_id>/decision"): (
         {A, M}, "clocking", lambda w: {"decision": "validate", "version": 1}),
+    # incidents: admins set the reasons up; the visit's worker, client and
+    # staff declare, read and talk; staff (or the author, to cancel) move them
+    ("GET", "/incident-reasons"): ({A, M}, None, None),
+    ("POST", "/incident-reasons"): ({A}, None, None),
+    ("PATCH", "/incident-reasons/<reason_id>"): (
+        {A}, "incident_reason", lambda w: {"label": "x", "version": 1}),
+    ("POST", "/incident-reasons/import"): ({A}, None, None),
+    ("GET", "/visits/<visit_id>/incident-reasons"): (ALL, "visit", None),
+    ("POST", "/visits/<visit_id>/incidents"): (
+        ALL, "visit", lambda w: {"reason_id": w["incident_reason"]["id"]}),
+    ("GET", "/visits/<visit_id>/incidents"): (ALL, "visit", None),
+    ("GET", "/incidents"): (ALL, None, None),
+    ("GET", "/incidents/<incident_id>"): (ALL, "incident", None),
+    ("POST", "/incidents/<incident_id>/state"): (
+        ALL, "incident", lambda w: {"state": "cancelled", "reason": "x", "version": 1}),
+    ("GET", "/conversations"): (ALL, None, None),
+    ("GET", "/conversations/<conversation_id>"): (ALL, "conversation", None),
+    ("POST", "/conversations/<conversation_id>/messages"): (
+        ALL, "conversation", lambda w: {"body": "x"}),
 }
 
 
@@ -306,11 +325,37 @@ def foreign(world, admin):
     assert attached.status_code == 201, attached.text
     home, visit, reason = home_visit(world, admin, company, client, technician)
     place, tag, clocking = clocked(world, admin, company, client, technician, visit)
-    return {"company": company, "technician": technician, "client": client, "site": site,
+    incident_reason, _, incident = incident_of(admin, company, home, visit)
+    return {"incident_reason": incident_reason, "incident": incident,
+            "conversation": {"id": incident["conversation_id"]},
+            "company": company, "technician": technician, "client": client, "site": site,
             "contract": contract, "equipment": equipment, "intervention": intervention,
             "status": world.status(), "user": user, "session": session, "file": photo,
             "visit": visit, "visit_reason": reason, "place": place, "nfc_tag": tag,
             "clocking": clocking}
+
+
+def incident_of(admin, company, home, visit):
+    """Incidents turned on, a reason of the home intervention's service, a
+    visit happening now and an incident declared on it (by staff)."""
+    from datetime import datetime, timedelta, timezone
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    response = admin.request("PUT", "/timeclock/settings", json={
+        "company_id": company["id"], "values": {"incidents_enabled": True}})
+    assert response.status_code == 200, response.text
+    reason = admin.post("/incident-reasons", {"company_id": company["id"],
+                                              "type_id": home["type_id"], "code": "WALK",
+                                              "label": "Walk"})
+    assert reason.status_code == 201, reason.text
+    planned = admin.post(f"/interventions/{home['id']}/visits", {
+        "start_at": (now - timedelta(minutes=10)).isoformat(),
+        "end_at": (now + timedelta(hours=2)).isoformat(), "contract_id": visit["contract_id"]})
+    assert planned.status_code == 201, planned.text
+    current = planned.json()["items"][0]
+    incident = wait_until(lambda: (lambda r: r.json() if r.status_code == 201 else None)(
+        admin.post(f"/visits/{current['id']}/incidents", {"reason_id": reason.json()["id"]})),
+        message="timeclock knows the visit")
+    return reason.json(), current, incident
 
 
 def clocked(world, admin, company, client, technician, visit):
@@ -375,7 +420,9 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "file": ("interventions", "files"), "visit": ("interventions", "visits"),
           "visit_reason": ("interventions", "visit_reasons"),
           "place": ("timeclock", "places"), "nfc_tag": ("timeclock", "nfc_tags"),
-          "clocking": ("timeclock", "clockings")}
+          "clocking": ("timeclock", "clockings"),
+          "incident_reason": ("timeclock", "incident_reasons"),
+          "incident": ("timeclock", "incidents"), "conversation": ("timeclock", "conversations")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -457,6 +504,14 @@ REFERENCES = {
     ("POST", "/visits/<visit_id>/clockings"): {"id": "clocking"},
     ("GET", "/clockings"): {"visit_id": "visit", "technician_id": "technician",
                             "client_id": "client", "company_id": "company"},
+    ("GET", "/incident-reasons"): {"type_id": SHARED, "company_id": "company"},
+    ("POST", "/incident-reasons"): {"type_id": SHARED, "company_id": "company"},
+    ("POST", "/incident-reasons/import"): {"from_type_id": SHARED, "to_type_id": SHARED,
+                                           "company_id": "company"},
+    ("POST", "/visits/<visit_id>/incidents"): {"reason_id": "incident_reason"},
+    ("GET", "/incidents"): {"visit_id": "visit", "type_id": SHARED, "client_id": "client",
+                            "technician_id": "technician", "company_id": "company"},
+    ("POST", "/conversations/<conversation_id>/messages"): {"file_ids[]": "file"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -524,6 +579,7 @@ def two_companies(world, admin):
         login = world.login_for("client", client_id=client["id"])
         home, future, reason = home_visit(world, admin, company, client, technician)
         _, _, clocking = clocked(world, admin, company, client, technician, future)
+        incident_reason, current, incident = incident_of(admin, company, home, future)
         past = admin.post(f"/interventions/{home['id']}/visits", {
             "start_at": "2026-01-01T08:00:00Z", "end_at": "2026-01-01T10:00:00Z",
             "contract_id": response.json()["id"]}).json()["items"][0]
@@ -539,6 +595,8 @@ def two_companies(world, admin):
                 "file": world.file(company_id=company["id"]), "home": home,
                 "visit": future, "past_visit": past, "done_visit": declared.json(),
                 "visit_reason": reason, "clocking": clocking,
+                "incident_reason": incident_reason, "current_visit": current,
+                "incident": incident,
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -598,6 +656,16 @@ def valid_request(method, rule, a):
         body = {"kind": "out", "at": "2026-01-01T10:00:00Z", "reason": "Oubli"}
     elif (method, rule) == ("PUT", "/timeclock/settings"):
         body = {"values": {"radius_m": 150}}
+    elif (method, rule) == ("POST", "/visits/<visit_id>/incidents"):
+        path = rule.replace("<visit_id>", a["current_visit"]["id"])
+        body = {"reason_id": a["incident_reason"]["id"]}
+    elif (method, rule) == ("POST", "/incident-reasons"):
+        body = {"type_id": a["type_id"], "code": f"W{uuid.uuid4().hex[:8]}", "label": "x"}
+    elif (method, rule) == ("POST", "/incident-reasons/import"):
+        body = {"from_type_id": a["home"]["type_id"], "to_type_id": a["type_id"]}
+    elif (method, rule) == ("POST", "/conversations/<conversation_id>/messages"):
+        path = rule.replace("<conversation_id>", a["incident"]["conversation_id"])
+        body = {"body": "Bonjour"}
     elif rule.startswith("/visits/<visit_id>"):
         # each move on a visit in the state it starts from, with its version
         visit = {"/worker-validation": a["past_visit"],
@@ -657,11 +725,14 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/calendar": ("interventions", "access_tokens"), "/users": ("gateway", "users"),
           "/settings": ("interventions", "settings"), "/files": ("interventions", "files"),
           "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons"),
-          "/timeclock": ("timeclock", "clocking_settings")}
+          "/timeclock": ("timeclock", "clocking_settings"),
+          "/incident-reasons": ("timeclock", "incident_reasons")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
     "interventions", "intervention_attachments"),
     ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits"),
-    ("POST", "/visits/<visit_id>/clockings"): ("timeclock", "clockings")}
+    ("POST", "/visits/<visit_id>/clockings"): ("timeclock", "clockings"),
+    ("POST", "/visits/<visit_id>/incidents"): ("timeclock", "incidents"),
+    ("POST", "/conversations/<conversation_id>/messages"): ("timeclock", "messages")}
 
 
 def stored(service_db, method, rule):
@@ -713,7 +784,11 @@ def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
               ("POST", "/interventions/<intervention_id>/visits", M),
               ("POST", "/visit-reasons", "company_admin"), ("GET", "/timeclock/settings", M),
               ("PUT", "/timeclock/settings", "company_admin"), ("GET", "/clocking-places", M),
-              ("GET", "/clockings", T), ("GET", "/clockings", M)]
+              ("GET", "/clockings", T), ("GET", "/clockings", M), ("GET", "/incidents", C),
+              ("GET", "/incident-reasons", M), ("POST", "/incident-reasons", "company_admin"),
+              ("POST", "/incident-reasons/import", "company_admin"),
+              ("POST", "/visits/<visit_id>/incidents", C),
+              ("POST", "/conversations/<conversation_id>/messages", T)]
     for method, rule, role in checks:
         path, body, query = valid_request(method, rule, a)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")

@@ -277,7 +277,7 @@ def _exercise_every_event(world, admin, due_now):
         "intervention.file_attached")}
 
     expected |= _exercise_visits(world, admin, due_now)
-    expected |= _exercise_clockings(world, admin)
+    expected |= _exercise_timeclock(world, admin)
 
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)
@@ -342,8 +342,8 @@ def _exercise_visits(world, admin, due_now):
         ("visit.reminder", reminded))} | {("intervention.state_changed", home["id"])}
 
 
-def _exercise_clockings(world, admin):
-    """The four clocking events (timeclock), through the gateway."""
+def _exercise_timeclock(world, admin):
+    """The clocking, incident and conversation events (timeclock), through the gateway."""
     from datetime import timedelta, timezone
     now = datetime.now(timezone.utc).replace(microsecond=0)
     company = world.company()
@@ -352,7 +352,8 @@ def _exercise_clockings(world, admin):
     contract = _ok(admin.request("PUT", f"/contracts/{contract['id']}/state",
                                  json={"state": "validated", "version": contract["version"]}))
     _ok(admin.request("PUT", "/timeclock/settings", json={
-        "company_id": company["id"], "values": {"clocking_enabled": True}}))
+        "company_id": company["id"], "values": {"clocking_enabled": True,
+                                                "incidents_enabled": True}}))
     worker = world.login_for("technician", technician_id=technician["id"])
     home = world.intervention(client=client, technician=technician, location="at_home")
     [visit] = _ok(admin.post(f"/interventions/{home['id']}/visits", {
@@ -371,9 +372,20 @@ def _exercise_clockings(world, admin):
         "decision": "validate", "version": corrected["version"]}))
     _ok(manager.post(f"/clockings/{clock_out['id']}/decision", {
         "decision": "reject", "reason": "Non constaté", "version": clock_out["version"]}))
+    reason = _ok(admin.post("/incident-reasons", {"company_id": company["id"],
+                                                  "type_id": home["type_id"], "code": "LATE",
+                                                  "label": "Retard"}), 201)
+    incident = _ok(worker.post(f"/visits/{visit['id']}/incidents",
+                               {"reason_id": reason["id"], "description": "Bouchons"}), 201)
+    _ok(manager.post(f"/incidents/{incident['id']}/state", {"state": "acknowledged",
+                                                          "version": incident["version"]}))
+    message = _ok(worker.post(f"/conversations/{incident['conversation_id']}/messages",
+                              {"body": "Arrivé à 9 h 20"}), 201)
     return {("clocking.recorded", clock_in["id"]), ("clocking.recorded", clock_out["id"]),
             ("clocking.corrected", corrected["id"]), ("clocking.validated", corrected["id"]),
-            ("clocking.rejected", clock_out["id"])}
+            ("clocking.rejected", clock_out["id"]), ("incident.declared", incident["id"]),
+            ("incident.updated", incident["id"]),
+            ("conversation.message_posted", message["id"])}
 
 
 def _answer_the_survey(smtp, recipient):
@@ -503,15 +515,20 @@ def test_documented_payload_fields_are_those_the_service_builds(contract):
         assert set(data["required"]) == set(fields), event_type
 
 
-def test_documented_clocking_fields_are_those_timeclock_builds(contract):
-    from fieldwork_timeclock.rpc import clockings
+def test_documented_timeclock_fields_are_those_timeclock_builds(contract):
+    from fieldwork_timeclock import filing
+    from fieldwork_timeclock.rpc import clockings, incidents
 
-    built = clockings.CLOCKING_FIELDS + clockings.EVENT_EXTRAS
-    assert set(contract.channels("timeclock")) == {
-        "clocking.recorded", "clocking.corrected", "clocking.validated", "clocking.rejected"}
-    for event_type in contract.channels("timeclock"):
+    clocking = set(clockings.CLOCKING_FIELDS + clockings.EVENT_EXTRAS)
+    incident = set(filing.INCIDENT_FIELDS + filing.INCIDENT_EVENT_EXTRAS)
+    built = {"clocking.recorded": clocking, "clocking.corrected": clocking | {"previous"},
+             "clocking.validated": clocking, "clocking.rejected": clocking,
+             "incident.declared": incident, "incident.updated": incident,
+             "conversation.message_posted": set(incidents.MESSAGE_FIELDS
+                                                + incidents.MESSAGE_EVENT_EXTRAS)}
+    assert set(contract.channels("timeclock")) == set(built)
+    for event_type, fields in built.items():
         message = contract.resolve(contract.message_ref(event_type))
         data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])
-        extra = {"previous"} if event_type == "clocking.corrected" else set()
-        assert set(data["properties"]) == set(built) | extra, event_type
-        assert set(data["required"]) == set(built) | extra, event_type
+        assert set(data["properties"]) == fields, event_type
+        assert set(data["required"]) == fields, event_type

@@ -7,6 +7,9 @@ One nameko service, made of one mixin per source domain (DESIGN.md §6):
   awaiting pickup, delivered);
 - `handlers.visits`: the emails of a visit's validation at a client's
   (declared, disputed, a dispute to settle, arbitrated, reminders);
+- `handlers.incidents`: the emails of the incidents on a visit and of their
+  conversations (declared, acknowledged, resolved, closed or cancelled, a
+  new message);
 - `handlers.surveys`: satisfaction surveys (planned on delivery, cancelled
   by a reopening, sent when due, answered, summarised);
 - `handlers.accounts`: the account emails the gateway asks for (RPC);
@@ -27,10 +30,11 @@ from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.rpc import RpcProxy
 
 from fieldwork_notifications import SERVICE_NAME, emails
-from fieldwork_notifications.handlers import accounts, masterdata, surveys, visits, workshop
+from fieldwork_notifications.handlers import (accounts, incidents, masterdata, surveys, visits,
+                                              workshop)
 
 
-class NotificationsService(workshop.Workshop, visits.Visits, surveys.Surveys,
+class NotificationsService(workshop.Workshop, visits.Visits, incidents.Incidents, surveys.Surveys,
                            accounts.Accounts, masterdata.MasterData, emails.EmailMachinery,
                            operations.Operations):
     name = SERVICE_NAME

@@ -11,7 +11,7 @@ from nameko.testing.services import worker_factory
 
 from fieldwork_common.testing.fakes import FakeDb
 from fieldwork_notifications import mailer
-from fieldwork_notifications.domain import accounts, emails, equipment, surveys, visits
+from fieldwork_notifications.domain import accounts, emails, equipment, incidents, surveys, visits
 from fieldwork_notifications.emails import stored_attachments
 from fieldwork_notifications.models import Email
 from fieldwork_notifications.service import NotificationsService
@@ -45,6 +45,22 @@ VISIT = {"id": "5a000000-0000-4000-8000-000000000000", "intervention_id": IID, "
          "km": 12.5, "comment": "Vitres faites", "company": COMPANY, "client": CLIENT,
          "technician": TECH, "type": {"id": "k", "name": "Aide ménagère", "location": "at_home"}}
 PROPOSAL = {"start_at": "2026-03-03T13:30:00Z", "end_at": "2026-03-03T14:30:00Z", "km": 8}
+# an incident event and a conversation message as the timeclock service
+# publishes them
+INCIDENT = {"id": "1c000000-0000-4000-8000-000000000000", "intervention_id": IID,
+            "reference": "0123ABCD", "reason": {"id": "r", "code": "absent", "label": "Client absent"},
+            "moment": "start", "description": "Porte fermée", "state": "open", "clocking_id": None,
+            "author_id": "u1", "author_role": "technician",
+            "visit": {"start_at": "2026-03-03T13:30:00Z", "end_at": "2026-03-03T15:00:00Z"},
+            "company": COMPANY, "client": CLIENT, "technician": TECH,
+            "type": {"id": "k", "name": "Aide ménagère", "location": "at_home"},
+            "by": "u1", "by_role": "technician", "from_state": None, "state_reason": None}
+MESSAGE = {"id": "m0000000-0000-4000-8000-000000000000", "intervention_id": IID,
+           "reference": "0123ABCD", "author_id": "u1", "author_role": "technician",
+           "body": "J'arrive dans 10 minutes.\nMerci de patienter.", "internal": False,
+           "file_ids": ["f1"], "incident": {"id": "i", "state": "open",
+                                            "reason": {"id": "r", "label": "Client absent"}},
+           "company": COMPANY, "client": CLIENT, "technician": TECH}
 
 
 def visible_text(html):
@@ -77,12 +93,19 @@ def every_email(locale):
                                                      "arbitration_reason": "Badge"})),
             *visits.on_visit_reminder(with_locale({**VISIT, "stage": "client",
                                                    "waiting_since": "2026-03-03T16:00:00Z",
-                                                   "tacit_at": "2026-03-17T16:00:00Z"}))]
+                                                   "tacit_at": "2026-03-17T16:00:00Z"})),
+            *incidents.on_incident_declared(with_locale(INCIDENT)),
+            *incidents.on_incident_updated(with_locale({**INCIDENT, "state": "resolved",
+                                                        "from_state": "open", "by": "u2",
+                                                        "by_role": "manager",
+                                                        "state_reason": "Repassage jeudi"})),
+            *incidents.on_conversation_message_posted(with_locale(MESSAGE))]
 
 
 TEMPLATES = ("intervention_created", "awaiting_pickup", "delivered", "survey",
              "account_invitation", "password_reset", "visit_declared", "visit_disputed",
-             "visit_to_settle", "visit_arbitrated", "visit_reminder")
+             "visit_to_settle", "visit_arbitrated", "visit_reminder", "incident_declared",
+             "incident_updated", "conversation_message")
 
 
 def test_each_message_has_one_source_per_language_and_nothing_else():

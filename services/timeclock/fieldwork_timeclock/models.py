@@ -57,6 +57,8 @@ class KnownVisit(Base):
     start_at: Mapped[datetime] = instant()
     end_at: Mapped[datetime] = instant()
     reference: Mapped[str | None]
+    # the company, client, technician and type as the visit events carry them
+    contacts: Mapped[dict] = mapped_column(JSONB, default=dict)
     version: Mapped[int]
     updated_at: Mapped[datetime] = instant(server_default=sa.func.now())
 
@@ -165,3 +167,84 @@ class OpenClockIn(Base):
     visit_id: Mapped[str] = uuid_column()
     clocking_id: Mapped[str] = uuid_column()
     since: Mapped[datetime] = instant()
+
+
+class IncidentReason(Base):
+    """A reason a service (an intervention type) of a company offers, at the
+    start and/or the end of its visits; `code` unique per service."""
+    __tablename__ = "incident_reasons"
+    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    company_id: Mapped[str] = uuid_column()
+    type_id: Mapped[str] = uuid_column()
+    code: Mapped[str]
+    label: Mapped[str]
+    at_start: Mapped[bool] = mapped_column(sa.Boolean)
+    at_end: Mapped[bool] = mapped_column(sa.Boolean)
+    position: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    created_at: Mapped[datetime] = instant(server_default=sa.func.now())
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class Incident(Base):
+    """An incident declared on a visit by its worker, its client or staff
+    (domain/incidents.py: the window, the moves); `clocking_id` when it
+    came with a clocking (combined mode)."""
+    __tablename__ = "incidents"
+    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    visit_id: Mapped[str] = uuid_column(sa.ForeignKey("known_visits.id"))
+    company_id: Mapped[str] = uuid_column()
+    client_id: Mapped[str] = uuid_column()
+    technician_id: Mapped[str] = uuid_column()
+    type_id: Mapped[str] = uuid_column()
+    reason_id: Mapped[str] = uuid_column(sa.ForeignKey("incident_reasons.id"))
+    moment: Mapped[str]
+    description: Mapped[str | None]
+    state: Mapped[str] = mapped_column(default="open")
+    clocking_id: Mapped[str | None] = uuid_column(sa.ForeignKey("clockings.id"), nullable=True)
+    author_id: Mapped[str]
+    author_role: Mapped[str]
+    created_at: Mapped[datetime] = instant(server_default=sa.func.now())
+    state_since: Mapped[datetime] = instant()
+    version: Mapped[int] = mapped_column(default=1)
+
+
+class IncidentEntry(Base):
+    """Each state an incident took, who and when, and why."""
+    __tablename__ = "incident_entries"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    incident_id: Mapped[str] = uuid_column(sa.ForeignKey("incidents.id"))
+    from_state: Mapped[str | None]
+    to_state: Mapped[str]
+    reason: Mapped[str | None]
+    by: Mapped[str]
+    by_role: Mapped[str]
+    at: Mapped[datetime] = instant()
+
+
+class Conversation(Base):
+    """The conversation an incident opens between its visit's client, its
+    worker and the provider (the company's staff)."""
+    __tablename__ = "conversations"
+    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    incident_id: Mapped[str] = uuid_column(sa.ForeignKey("incidents.id"), unique=True)
+    visit_id: Mapped[str] = uuid_column()
+    company_id: Mapped[str] = uuid_column()
+    client_id: Mapped[str] = uuid_column()
+    technician_id: Mapped[str] = uuid_column()
+    created_at: Mapped[datetime] = instant(server_default=sa.func.now())
+    last_message_at: Mapped[datetime | None] = instant(nullable=True)
+
+
+class Message(Base):
+    """A message of a conversation; `internal` ones (staff's) are never
+    shown to the client; `file_ids` name files of the files store."""
+    __tablename__ = "messages"
+    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    conversation_id: Mapped[str] = uuid_column(sa.ForeignKey("conversations.id"))
+    author_id: Mapped[str]
+    author_role: Mapped[str]
+    body: Mapped[str]
+    internal: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    file_ids: Mapped[list] = mapped_column(ARRAY(UUID(as_uuid=False)), default=list)
+    created_at: Mapped[datetime] = instant(server_default=sa.func.now())

@@ -16,6 +16,8 @@ from fieldwork_timeclock.models import KnownVisit, Place
 
 #: the events that set the planning's times (the others carry the worker's)
 PLANNING_EVENTS = ("visit.planned", "visit.rescheduled")
+#: the names and addresses kept for the incident and message emails
+CONTACTS = ("company", "client", "technician", "type")
 
 
 def place_for(session, company_id, client_id, site_id):
@@ -41,6 +43,7 @@ def follow_visit(db, envelope, consumer):
                   "type_id": data["type_id"], "site_id": data.get("site_id"),
                   "state": data["state"], "start_at": start, "end_at": end,
                   "reference": data.get("reference"), "version": data["version"],
+                  "contacts": {name: data.get(name) for name in CONTACTS},
                   "updated_at": sa.func.now()}
         values["place_id"] = place_for(s, data["company_id"], data["client_id"], data.get("site_id"))
         planning = envelope["event_type"] in PLANNING_EVENTS

@@ -1,3 +1,4 @@
 """The service's RPCs, one nameko mixin per wing (`rpc/<wing>.py`, with its
 rules in `domain/<wing>.py`), composed in `service.py`; who sees what in
-`access.py` (docs/wings.md): clockings (with the settings and the places)."""
+`access.py` (docs/wings.md): clockings (with the settings and the places)
+and incidents (with their reasons and conversations)."""

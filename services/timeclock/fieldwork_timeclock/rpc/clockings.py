@@ -24,6 +24,7 @@ from fieldwork_common.pagination import page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
+from fieldwork_timeclock import filing
 from fieldwork_timeclock import settings as timeclock_settings
 from fieldwork_timeclock.access import (
     actor_of, company_record, company_scope, is_staff, require_admin, require_staff,
@@ -47,7 +48,7 @@ TAG_FIELDS = ("id", "place_id", "company_id", "uid", "label", "last_counter", "a
 EVENT_EXTRAS = ("reference", "intervention_id", "by", "by_role")
 CLOSED_VISIT_STATES = ("cancelled", "validated")
 RECORD_FIELDS = ("kind", "method", "device_time", "code", "tag", "lat", "lon", "accuracy_m", "id",
-                 "at", "reason")
+                 "at", "reason", "incident")
 MAX_REASON = 2000
 
 
@@ -378,7 +379,8 @@ class Clockings:
         return self._record(uow, visit_id, **clocking)
 
     def _record(self, uow, visit_id, kind, method="manual", device_time=None, code=None,
-                tag=None, lat=None, lon=None, accuracy_m=None, id=None, at=None, reason=None):
+                tag=None, lat=None, lon=None, accuracy_m=None, id=None, at=None, reason=None,
+                incident=None):
         s = uow.session
         p = self.principal
         visit = visible_visit(s, p, visit_id)
@@ -391,6 +393,9 @@ class Clockings:
             raise InvalidInput("method is manual, qr or nfc.", {"method": method})
         if id is not None and not is_uuid(id):
             raise InvalidInput("id is a UUID the device made.", {"id": id})
+        if incident is not None and (not isinstance(incident, dict) or "reason_id" not in incident
+                                     or set(incident) - {"reason_id", "description"}):
+            raise InvalidInput("incident is {reason_id, description?}.", {"field": "incident"})
         settings = timeclock_settings.in_force(s, visit.company_id, visit.type_id)
         if not settings["clocking_enabled"]:
             raise refuse("clocking_disabled", "Clocking is not turned on for this service.",
@@ -466,7 +471,18 @@ class Clockings:
         s.add(clocking)
         s.flush()
         self._publish(uow, "clocking.recorded", clocking, visit)
-        return clocking_dict(clocking, repeated=False)
+        answer = clocking_dict(clocking, repeated=False)
+        if incident is not None:
+            # combined mode: the incident is made with the clocking, or neither
+            if not settings["combined_mode"]:
+                raise refuse("combined_mode_off", "An incident comes with a clocking only in "
+                             "combined mode; declare it on the visit.", status=409,
+                             setting="combined_mode")
+            made = filing.declare(uow, visit, incident["reason_id"], incident.get("description"),
+                                  "start" if kind == "in" else "end", server_time, author, role,
+                                  clocking_id=clocking.id)
+            answer["incident"] = filing.incident_dict(s, made)
+        return answer
 
     # --- reading --------------------------------------------------------------------------
 

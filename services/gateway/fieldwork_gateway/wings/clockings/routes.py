@@ -7,7 +7,7 @@ import io
 from datetime import datetime
 
 import segno
-from flask import Response, g
+from flask import Response
 
 from fieldwork_gateway.web import ADMIN, ALL, STAFF, WORKERS, api, call, expected_version, with_etag
 from fieldwork_gateway.wings.clockings import schemas

@@ -135,6 +135,11 @@ class TagRead(Schema):
         "description": "the tag's read counter (NTAG 21x): must go up"})
 
 
+class IncidentWith(Schema):
+    reason_id = Id(required=True)
+    description = text(5000)
+
+
 class ClockingIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(("in", "out")))
     method = fields.String(load_default="manual", validate=validate.OneOf(METHODS))
@@ -148,6 +153,9 @@ class ClockingIn(Schema):
     id = Id(metadata={"description": "a UUID the device made: sending it again returns the same clocking"})
     at = Instant(metadata={"description": "staff only: when it happened (a forgotten clock-out)"})
     reason = text(2000, metadata={"description": "staff only, required: why they record it"})
+    incident = fields.Nested(IncidentWith, metadata={
+        "description": "combined mode: an incident declared with the clocking (at the start "
+                       "for an in, the end for an out), both or neither"})
 
 
 class Clocking(Schema):
@@ -187,6 +195,7 @@ class Clocking(Schema):
     version = fields.Integer()
     repeated = fields.Boolean(metadata={"description": "true: this tap repeated an earlier one, "
                                                        "which is returned (200)"})
+    incident = fields.Dict(metadata={"description": "combined mode: the incident declared with it"})
 
 
 class SharedClocking(Schema):
