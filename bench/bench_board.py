@@ -26,7 +26,6 @@ done visits in the client's place (each a real batch: locks, moves,
 entries, events, timers). The target is p99 < 100 ms for a board page.
 """
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -139,38 +138,9 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("AMQP_URI", bench_list.DEFAULT_AMQP_URI)
-    os.environ.setdefault("POSTGRES_URL", bench_list.DEFAULT_POSTGRES_URL)
-    import warnings
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
     import requests
-    from fieldwork_common.testing import servers as servers_mod
-    from fieldwork_common.testing.platform import ALL_SERVICES, LocalPlatform
-    from fieldwork_common.testing.seaweed import SeaweedFS
-    from fieldwork_common.testing.smtp import SmtpSink, free_port
 
-    started = time.monotonic()
-    servers = isolation = smtp = weed = platform = None
-    try:
-        servers = servers_mod.resolve()
-        isolation = servers_mod.Isolation.create(servers)
-        log_dir = BENCH_DIR / "logs" / isolation.run_id
-        print(f"run {isolation.run_id}: logs in {log_dir}; {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.2f}", flush=True)
-        smtp = SmtpSink().start()
-        weed = SeaweedFS(log_dir / "seaweedfs", log_path=log_dir / "seaweedfs.log").start()
-        env = {
-            **isolation.environment(ALL_SERVICES), **weed.environment(),
-            "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
-            "JWT_SECRET": bench_list.JWT_SECRET, "ADMIN_EMAIL": bench_list.ADMIN_EMAIL,
-            "ADMIN_PASSWORD": bench_list.ADMIN_PASSWORD, "RPC_TIMEOUT": "30",
-            "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_WORKERS": "2",
-            "GATEWAY_THREADS": "8", "GATEWAY_ACCESS_LOG": "", "ACCESS_TOKEN_TTL": "86400",
-        }
-        platform = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
-        platform.start(timeout=120)
-        print(f"platform ready in {time.monotonic() - started:.0f}s", flush=True)
+    with bench_list.bench_platform(rpc_timeout=30) as (isolation, platform):
         seed(isolation.database_url("interventions"), args.visits, args.others)
 
         company, technician = md5_uuid("company3"), md5_uuid("technician43")
@@ -244,17 +214,6 @@ def main(argv=None):
         verdict = "met" if max(board) < TARGET_P99_MS else "MISSED"
         print(f"\ntarget p99 < {TARGET_P99_MS:.0f} ms for a board page: {verdict} "
               f"(worst {max(board):.1f} ms)")
-    finally:
-        for thing in (platform, weed, smtp):
-            if thing is not None:
-                try:
-                    thing.stop()
-                except Exception as exc:  # keep tearing down
-                    print(f"stop: {exc}")
-        if isolation is not None:
-            isolation.destroy()
-        if servers is not None:
-            servers.stop()
 
 
 if __name__ == "__main__":

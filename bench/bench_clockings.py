@@ -174,103 +174,66 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    os.environ.setdefault("AMQP_URI", bench_list.DEFAULT_AMQP_URI)
-    os.environ.setdefault("POSTGRES_URL", bench_list.DEFAULT_POSTGRES_URL)
-    import warnings
-    warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
-
     import sqlalchemy as sa
     from fieldwork_common.db import engine_url
-    from fieldwork_common.testing import servers as servers_mod
-    from fieldwork_common.testing.platform import ALL_SERVICES, LocalPlatform
-    from fieldwork_common.testing.seaweed import SeaweedFS
-    from fieldwork_common.testing.smtp import SmtpSink, free_port
     from fieldwork_common.testing.waiting import wait_until
 
     started = time.monotonic()
-    servers = isolation = smtp = weed = platform = timeclock_db = None
     failures = 0
-    try:
-        servers = servers_mod.resolve()
-        isolation = servers_mod.Isolation.create(servers)
-        log_dir = BENCH_DIR / "logs" / isolation.run_id
-        print(f"run {isolation.run_id}: logs in {log_dir}; {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.2f}", flush=True)
-        smtp = SmtpSink().start()
-        weed = SeaweedFS(log_dir / "seaweedfs", log_path=log_dir / "seaweedfs.log").start()
-        env = {
-            **isolation.environment(ALL_SERVICES), **weed.environment(),
-            "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
-            "JWT_SECRET": bench_list.JWT_SECRET, "ADMIN_EMAIL": bench_list.ADMIN_EMAIL,
-            "ADMIN_PASSWORD": bench_list.ADMIN_PASSWORD, "RPC_TIMEOUT": "30",
-            "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1", "GATEWAY_WORKERS": "2",
-            "GATEWAY_THREADS": "8", "GATEWAY_ACCESS_LOG": "", "ACCESS_TOKEN_TTL": "86400",
-        }
-        platform = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
-        platform.start(timeout=120)
-        print(f"platform ready in {time.monotonic() - started:.0f}s", flush=True)
+    timeclock_db = None
+    with bench_list.bench_platform(rpc_timeout=30) as (isolation, platform):
+        try:
+            base = platform.base_url
+            admin = Http(base, login(base, bench_list.ADMIN_EMAIL, bench_list.ADMIN_PASSWORD))
+            t0 = time.monotonic()
+            manager, people = setup(base, admin, args.workers, args.rounds)
+            every_visit = [v for _, visits in people for v in visits]
+            timeclock_db = sa.create_engine(engine_url(isolation.database_url("timeclock")))
+            wait_until(lambda: known(timeclock_db, every_visit) == len(every_visit), timeout=180,
+                       message="timeclock knows every visit")
+            print(f"{args.workers} workers, {len(every_visit)} visits known to timeclock in "
+                  f"{time.monotonic() - t0:.0f}s", flush=True)
 
-        base = platform.base_url
-        admin = Http(base, login(base, bench_list.ADMIN_EMAIL, bench_list.ADMIN_PASSWORD))
-        t0 = time.monotonic()
-        manager, people = setup(base, admin, args.workers, args.rounds)
-        every_visit = [v for _, visits in people for v in visits]
-        timeclock_db = sa.create_engine(engine_url(isolation.database_url("timeclock")))
-        wait_until(lambda: known(timeclock_db, every_visit) == len(every_visit), timeout=180,
-                   message="timeclock knows every visit")
-        print(f"{args.workers} workers, {len(every_visit)} visits known to timeclock in "
-              f"{time.monotonic() - t0:.0f}s", flush=True)
+            header = (f"{'round':<5} {'mode':<11} {'clock-ins':>9} {'201':>4} {'rows':>5} {'wall s':>7} "
+                      f"{'per s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+            print("\n" + header)
+            print("-" * len(header), flush=True)
+            rates = {"concurrent": [], "sequential": []}
+            p99s = {"concurrent": [], "sequential": []}
+            for r in range(args.rounds):
+                for mode, run, slot in (("concurrent", concurrent_round, 2 * r),
+                                        ("sequential", sequential_round, 2 * r + 1)):
+                    wall, answers = run(people, slot)
+                    latencies = sorted(ms for ms, _ in answers)
+                    created = sum(1 for _, response in answers if response.status_code == 201)
+                    landed = rows(timeclock_db, [visits[slot] for _, visits in people])
+                    if created != len(people) or landed != len(people):
+                        failures += 1
+                        odd = [response.text[:200] for _, response in answers if response.status_code != 201]
+                        print(f"  NOT all landed: {odd[:3]}", flush=True)
+                    rate = len(people) / wall
+                    rates[mode].append(rate)
+                    p99s[mode].append(percentile(latencies, 0.99))
+                    print(f"{r + 1:<5} {mode:<11} {len(people):>9} {created:>4} {landed:>5} {wall:>7.2f} "
+                          f"{rate:>7.1f} {percentile(latencies, 0.5):>7.1f} "
+                          f"{percentile(latencies, 0.99):>7.1f} {latencies[-1]:>7.1f}   "
+                          f"(load average {os.getloadavg()[0]:.2f})", flush=True)
+                    clock_out(people, slot)
 
-        header = (f"{'round':<5} {'mode':<11} {'clock-ins':>9} {'201':>4} {'rows':>5} {'wall s':>7} "
-                  f"{'per s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7}")
-        print("\n" + header)
-        print("-" * len(header), flush=True)
-        rates = {"concurrent": [], "sequential": []}
-        p99s = {"concurrent": [], "sequential": []}
-        for r in range(args.rounds):
-            for mode, run, slot in (("concurrent", concurrent_round, 2 * r),
-                                    ("sequential", sequential_round, 2 * r + 1)):
-                wall, answers = run(people, slot)
-                latencies = sorted(ms for ms, _ in answers)
-                created = sum(1 for _, response in answers if response.status_code == 201)
-                landed = rows(timeclock_db, [visits[slot] for _, visits in people])
-                if created != len(people) or landed != len(people):
-                    failures += 1
-                    odd = [response.text[:200] for _, response in answers if response.status_code != 201]
-                    print(f"  NOT all landed: {odd[:3]}", flush=True)
-                rate = len(people) / wall
-                rates[mode].append(rate)
-                p99s[mode].append(percentile(latencies, 0.99))
-                print(f"{r + 1:<5} {mode:<11} {len(people):>9} {created:>4} {landed:>5} {wall:>7.2f} "
-                      f"{rate:>7.1f} {percentile(latencies, 0.5):>7.1f} "
-                      f"{percentile(latencies, 0.99):>7.1f} {latencies[-1]:>7.1f}   "
-                      f"(load average {os.getloadavg()[0]:.2f})", flush=True)
-                clock_out(people, slot)
-
-        best = {mode: max(values) for mode, values in rates.items()}
-        print(f"\nconcurrent: {min(rates['concurrent']):.1f}-{best['concurrent']:.1f} clock-ins/s, "
-              f"p99 {min(p99s['concurrent']):.0f}-{max(p99s['concurrent']):.0f} ms; sequential: "
-              f"{min(rates['sequential']):.1f}-{best['sequential']:.1f} clock-ins/s, p99 "
-              f"{min(p99s['sequential']):.0f}-{max(p99s['sequential']):.0f} ms")
-        ratios = [c / s for c, s in zip(rates["concurrent"], rates["sequential"])]
-        print(f"concurrent / sequential clock-ins/s, per round: "
-              + ", ".join(f"{x:.2f}x" for x in ratios))
-        print(f"every clock-in landed: {'yes' if not failures else f'NO ({failures} rounds)'}; "
-              f"total run time {time.monotonic() - started:.0f}s", flush=True)
-        return 1 if failures else 0
-    finally:
-        if timeclock_db is not None:
-            timeclock_db.dispose()
-        for thing in (platform, weed, smtp):
-            if thing is not None:
-                try:
-                    thing.stop()
-                except Exception as exc:  # keep tearing down
-                    print(f"stop: {exc}")
-        if isolation is not None:
-            isolation.destroy()
-        if servers is not None:
-            servers.stop()
+            best = {mode: max(values) for mode, values in rates.items()}
+            print(f"\nconcurrent: {min(rates['concurrent']):.1f}-{best['concurrent']:.1f} clock-ins/s, "
+                  f"p99 {min(p99s['concurrent']):.0f}-{max(p99s['concurrent']):.0f} ms; sequential: "
+                  f"{min(rates['sequential']):.1f}-{best['sequential']:.1f} clock-ins/s, p99 "
+                  f"{min(p99s['sequential']):.0f}-{max(p99s['sequential']):.0f} ms")
+            ratios = [c / s for c, s in zip(rates["concurrent"], rates["sequential"])]
+            print("concurrent / sequential clock-ins/s, per round: "
+                  + ", ".join(f"{x:.2f}x" for x in ratios))
+            print(f"every clock-in landed: {'yes' if not failures else f'NO ({failures} rounds)'}; "
+                  f"total run time {time.monotonic() - started:.0f}s", flush=True)
+            return 1 if failures else 0
+        finally:
+            if timeclock_db is not None:
+                timeclock_db.dispose()
 
 
 if __name__ == "__main__":

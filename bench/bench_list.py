@@ -22,6 +22,7 @@ ones, logged in as a global admin, a manager, a technician and a client.
 It prints p50/p95/p99 (nearest rank) per scenario. The target is p99 < 50 ms.
 """
 import argparse
+import contextlib
 import math
 import os
 import sys
@@ -305,17 +306,13 @@ def measure(caller, path, count, warmup):
     return sorted(latencies), body
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000, help="interventions to seed (default 1,000,000)")
-    parser.add_argument("--requests", type=int, default=300, help="measured requests per scenario (default 300)")
-    parser.add_argument("--warmup", type=int, default=20, help="unrecorded requests per scenario (default 20)")
-    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
-    return parser.parse_args(argv)
-
-
-def main(argv=None):
-    args = parse_args(argv)
+@contextlib.contextmanager
+def bench_platform(rpc_timeout=10):
+    """The whole platform for one run (LocalPlatform: the four services and
+    the gateway as processes) in a vhost and databases of its own, with an
+    SMTP sink and a SeaweedFS; yields (isolation, platform) and tears it all
+    down at the end, even when the run fails. Servers: AMQP_URI and
+    POSTGRES_URL (default: the local RabbitMQ and PostgreSQL)."""
     os.environ.setdefault("AMQP_URI", DEFAULT_AMQP_URI)
     os.environ.setdefault("POSTGRES_URL", DEFAULT_POSTGRES_URL)
     import warnings
@@ -340,14 +337,40 @@ def main(argv=None):
             **isolation.environment(ALL_SERVICES), **weed.environment(),
             "SMTP_HOST": smtp.host, "SMTP_PORT": str(smtp.port),
             "JWT_SECRET": JWT_SECRET, "ADMIN_EMAIL": ADMIN_EMAIL, "ADMIN_PASSWORD": ADMIN_PASSWORD,
-            "RPC_TIMEOUT": "10", "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
+            "RPC_TIMEOUT": str(rpc_timeout), "HEALTH_TIMEOUT": "2", "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_WORKERS": "2", "GATEWAY_THREADS": "8", "GATEWAY_ACCESS_LOG": "",
             "ACCESS_TOKEN_TTL": "86400",  # a run may outlast a 15-minute token
         }
         platform = LocalPlatform(env=env, log_dir=log_dir, gateway_port=free_port())
         platform.start(timeout=120)
         print(f"platform ready in {time.monotonic() - started:.0f}s", flush=True)
+        yield isolation, platform
+    finally:
+        for name, step in (("platform", platform and platform.stop), ("smtp sink", smtp and smtp.stop),
+                           ("object store", weed and weed.stop),
+                           ("isolation", isolation and isolation.destroy),
+                           ("servers", servers and servers.stop)):
+            if not step:
+                continue
+            try:
+                step()
+            except Exception as exc:
+                print(f"cleanup of the {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000, help="interventions to seed (default 1,000,000)")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per scenario (default 300)")
+    parser.add_argument("--warmup", type=int, default=20, help="unrecorded requests per scenario (default 20)")
+    parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of the list queries")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    started = time.monotonic()
+    with bench_platform(rpc_timeout=10) as (isolation, platform):
         database_url = isolation.database_url("interventions")
         seed(database_url, args.rows)
 
@@ -440,17 +463,6 @@ def main(argv=None):
         print(f"total run time {time.monotonic() - started:.0f}s; load average at the end "
               f"{os.getloadavg()[0]:.2f}", flush=True)
         return 0 if worst < TARGET_P99_MS else 1
-    finally:
-        for name, step in (("platform", platform and platform.stop), ("smtp sink", smtp and smtp.stop),
-                           ("object store", weed and weed.stop),
-                           ("isolation", isolation and isolation.destroy),
-                           ("servers", servers and servers.stop)):
-            if not step:
-                continue
-            try:
-                step()
-            except Exception as exc:
-                print(f"cleanup of the {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":

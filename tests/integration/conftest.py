@@ -4,6 +4,7 @@ real RabbitMQ and PostgreSQL in a vhost and databases of this run's own,
 and a real SMTP server and a real SeaweedFS (S3) owned by the test session."""
 import time
 import uuid
+from datetime import timezone
 
 import pytest
 import requests
@@ -161,6 +162,26 @@ def text_of(message):
 def created(response):
     assert response.status_code == 201, response.text
     return response.json()
+
+
+def ok(response, status=200):
+    """The body of an answer of `status` (None for an empty one)."""
+    assert response.status_code == status, response.text
+    return response.json() if response.content and status != 204 else None
+
+
+def refused(response, status, code):
+    """The error body of a refusal of `status` naming the rule `code`."""
+    assert response.status_code == status, response.text
+    body = response.json()["error"]
+    assert set(body) >= {"code", "message", "details"}
+    assert body["code"] == code, body
+    return body
+
+
+def rfc(moment):
+    """An aware datetime as the API writes it (RFC 3339, UTC, Z)."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class World:

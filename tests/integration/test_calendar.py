@@ -5,15 +5,12 @@ from urllib.parse import quote, urlsplit
 
 import pytest
 
+from conftest import rfc
 from fieldwork_common import ics
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 P1 = NOW + timedelta(days=10, hours=3)      # pickup of i1 (t1) and i3 (company B)
 P2 = NOW + timedelta(days=3)                # delivery of i2 (t2)
-
-
-def rfc(moment):
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture(scope="module")

@@ -18,27 +18,11 @@ import pytest
 import segno
 from PIL import Image
 
+from conftest import ok, refused, rfc
 from fieldwork_common.testing.waiting import wait_until
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 PARIS = (48.8566, 2.3522)
-
-
-def rfc(moment):
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def refused(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert set(body) >= {"code", "message", "details"}
-    assert body["code"] == code, body
-    return body
 
 
 class Site:

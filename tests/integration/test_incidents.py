@@ -13,28 +13,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from conftest import text_of
+from conftest import ok, refused, rfc, text_of
 from fieldwork_common.db import engine_url
 from fieldwork_common.testing.waiting import wait_until
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def rfc(moment):
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def refused(response, status, code):
-    assert response.status_code == status, response.text
-    body = response.json()["error"]
-    assert set(body) >= {"code", "message", "details"}
-    assert body["code"] == code, body
-    return body
 
 
 class Provider:

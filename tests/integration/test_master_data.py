@@ -8,12 +8,8 @@ import uuid
 
 import pytest
 
+from conftest import ok
 from fieldwork_common.testing.waiting import wait_until
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.text
-    return response.json() if status != 204 else None
 
 
 def error(response, status, code=None):

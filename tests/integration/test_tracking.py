@@ -11,20 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conftest import created
+from conftest import created, ok, rfc
 
 PICKUP = (datetime.now(timezone.utc) + timedelta(days=6)).replace(hour=14, minute=30, second=0,
                                                                    microsecond=0)
 PARIS = ZoneInfo("Europe/Paris")
-
-
-def rfc(moment):
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.text
-    return response.json() if response.content and status != 204 else None
 
 
 @pytest.fixture(scope="module")

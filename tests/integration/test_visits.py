@@ -16,20 +16,11 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import text_of
+from conftest import ok, rfc, text_of
 from fieldwork_common import ics
 from fieldwork_common.testing.waiting import wait_until
 
 NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-
-
-def rfc(moment):
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def ok(response, status=200):
-    assert response.status_code == status, response.text
-    return response.json()
 
 
 def error(response, status, code=None):

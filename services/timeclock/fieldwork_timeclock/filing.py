@@ -25,13 +25,14 @@ INCIDENT_EVENT_EXTRAS = ("conversation_id", "reason", "intervention_id", "refere
 MAX_TEXT = 5000
 
 
-def text(value, field, required=False):
+def text(value, field, required=False, limit=MAX_TEXT):
+    """A text a caller sent (a description, a reason, a message), checked."""
     if value is None:
         if required:
             raise InvalidInput(f"{field} is required.", {field: "required"})
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field} is a text of 1 to {MAX_TEXT} characters.", {"field": field})
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
     return value
 
 

@@ -28,7 +28,7 @@ from fieldwork_timeclock import filing
 from fieldwork_timeclock import settings as timeclock_settings
 from fieldwork_timeclock.access import (
     actor_of, company_record, company_scope, is_staff, require_admin, require_staff,
-    sees_company, visible_visit)
+    sees_company, visible_visit, with_ids)
 from fieldwork_timeclock.domain import clockings as rules
 from fieldwork_timeclock.models import (
     Clocking, ClockingSettings, KnownVisit, NfcTag, OpenClockIn, Place, UsedCode)
@@ -70,13 +70,7 @@ def client_dict(clocking):
 
 
 def _reason(value, field="reason", required=True):
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required.", {field: "required"})
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_REASON:
-        raise InvalidInput(f"{field} is a text of 1 to {MAX_REASON} characters.", {"field": field})
-    return value
+    return filing.text(value, field, required=required, limit=MAX_REASON)
 
 
 def _version(record, version, label):
@@ -175,12 +169,8 @@ class Clockings:
         p = self.principal
         require_staff(p)
         query = sa.select(Place).where(company_scope(p, Place.company_id))
-        for value, column, field in ((client_id, Place.client_id, "client_id"),
-                                     (company_id, Place.company_id, "company_id")):
-            if value is not None:
-                if not is_uuid(value):
-                    raise NotFound("Not found.", {field: value})
-                query = query.where(column == value)
+        query = with_ids(query, (client_id, Place.client_id, "client_id"),
+                         (company_id, Place.company_id, "company_id"))
         with self.db.session() as s:
             rows, cursor = page(s, query, Place, limit, after)
             return {"items": [as_dict(r, PLACE_FIELDS) for r in rows], "next_cursor": cursor}
@@ -519,14 +509,10 @@ class Clockings:
         with self.db.session() as s:
             if visit_id is not None:
                 visible_visit(s, p, visit_id)  # 404 for a visit the caller may not see
-        for value, column, field in ((visit_id, Clocking.visit_id, "visit_id"),
-                                     (technician_id, Clocking.technician_id, "technician_id"),
-                                     (client_id, Clocking.client_id, "client_id"),
-                                     (company_id, Clocking.company_id, "company_id")):
-            if value is not None:
-                if not is_uuid(value):
-                    raise NotFound("Not found.", {field: value})
-                query = query.where(column == value)
+        query = with_ids(query, (visit_id, Clocking.visit_id, "visit_id"),
+                         (technician_id, Clocking.technician_id, "technician_id"),
+                         (client_id, Clocking.client_id, "client_id"),
+                         (company_id, Clocking.company_id, "company_id"))
         if status is not None:
             query = query.where(Clocking.status == status)
         if kind is not None:

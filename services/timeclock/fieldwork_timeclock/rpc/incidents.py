@@ -20,7 +20,7 @@ from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 from fieldwork_timeclock import filing
 from fieldwork_timeclock.access import (
     company_record, company_scope, require_admin, require_staff,
-    sees_company, visible_visit)
+    sees_company, visible_visit, with_ids)
 from fieldwork_timeclock.domain import incidents as rules
 from fieldwork_timeclock.models import (
     Conversation, Incident, IncidentEntry, IncidentReason, KnownVisit, Message)
@@ -93,12 +93,8 @@ class Incidents:
         p = self.principal
         require_staff(p)
         query = sa.select(IncidentReason).where(company_scope(p, IncidentReason.company_id))
-        for value, column, field in ((type_id, IncidentReason.type_id, "type_id"),
-                                     (company_id, IncidentReason.company_id, "company_id")):
-            if value is not None:
-                if not is_uuid(value):
-                    raise NotFound("Not found.", {field: value})
-                query = query.where(column == value)
+        query = with_ids(query, (type_id, IncidentReason.type_id, "type_id"),
+                         (company_id, IncidentReason.company_id, "company_id"))
         if active is not None:
             query = query.where(IncidentReason.active.is_(bool(active)))
         with self.db.session() as s:
@@ -251,15 +247,11 @@ class Incidents:
         with self.db.session() as s:
             if visit_id is not None:
                 visible_visit(s, p, visit_id)
-            for value, column, field in ((visit_id, Incident.visit_id, "visit_id"),
-                                         (type_id, Incident.type_id, "type_id"),
-                                         (client_id, Incident.client_id, "client_id"),
-                                         (technician_id, Incident.technician_id, "technician_id"),
-                                         (company_id, Incident.company_id, "company_id")):
-                if value is not None:
-                    if not is_uuid(value):
-                        raise NotFound("Not found.", {field: value})
-                    query = query.where(column == value)
+            query = with_ids(query, (visit_id, Incident.visit_id, "visit_id"),
+                             (type_id, Incident.type_id, "type_id"),
+                             (client_id, Incident.client_id, "client_id"),
+                             (technician_id, Incident.technician_id, "technician_id"),
+                             (company_id, Incident.company_id, "company_id"))
             if state is not None:
                 query = query.where(Incident.state == state)
             if from_ is not None:
