@@ -5,12 +5,8 @@ reason, the author's side, the message and its files)."""
 import inspect
 
 import pytest
-from nameko.testing.services import worker_factory
 
-from fieldwork_common.testing.fakes import FakeDb, FakeUnitOfWork
-from fieldwork_notifications import mailer
 from fieldwork_notifications.domain import incidents
-from fieldwork_notifications.models import Email
 from fieldwork_notifications.service import NotificationsService
 from fieldwork_notifications.templates import render, render_email
 
@@ -407,40 +403,24 @@ def envelope(event_type, data):
     ("conversation.message_posted", MESSAGE, "conversation_message",
      ["paul@example.test", "gestion@example.test"]),
 ])
-def test_each_handler_records_its_emails_and_sends_them(monkeypatch, event_type, data, template,
+def test_each_handler_records_its_emails_and_sends_them(handle, event_type, data, template,
                                                         addresses):
-    sent, consumers = [], []
-    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append((args, kwargs)))
-    monkeypatch.setattr(FakeUnitOfWork, "first_time",
-                        lambda self, envelope, consumer: consumers.append(consumer) or True)
-    service = worker_factory(NotificationsService, db=FakeDb())
     method = HANDLED[event_type]
-    getattr(service, method)(envelope(event_type, data))
-    assert consumers == [f"notifications.{method}"]
-    [uow] = service.db.committed
-    rows = [c.args[0] for c in uow.session.add.call_args_list if isinstance(c.args[0], Email)]
-    assert [row.recipient for row in rows] == addresses
+    done = handle(method, envelope(event_type, data))
+    assert done.consumers == [f"notifications.{method}"]
+    assert [row.recipient for row in done.rows] == addresses
     assert all(row.template == template and row.event_id == envelope(event_type, data)["event_id"]
-               and row.html_body for row in rows)
-    assert [args[0] for args, _ in sent] == addresses
-    assert [kwargs["html"] for _, kwargs in sent] == [row.html_body for row in rows]
+               and row.html_body for row in done.rows)
+    assert [args[0] for args, _ in done.sent] == addresses
+    assert [kwargs["html"] for _, kwargs in done.sent] == [row.html_body for row in done.rows]
 
 
-def test_an_event_that_emails_nobody_is_still_recorded_as_handled(monkeypatch):
-    sent, consumers = [], []
-    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append(args))
-    monkeypatch.setattr(FakeUnitOfWork, "first_time",
-                        lambda self, envelope, consumer: consumers.append(consumer) or True)
-    service = worker_factory(NotificationsService, db=FakeDb())
-    service.on_incident_updated(envelope("incident.updated", {**CANCELLED, "by": TECH_USER}))
-    assert consumers == ["notifications.on_incident_updated"] and sent == []
+def test_an_event_that_emails_nobody_is_still_recorded_as_handled(handle):
+    done = handle("on_incident_updated", envelope("incident.updated", {**CANCELLED, "by": TECH_USER}))
+    assert done.consumers == ["notifications.on_incident_updated"]
+    assert done.rows == [] and done.sent == []
 
 
-def test_an_event_already_handled_sends_nothing_again(monkeypatch):
-    sent = []
-    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append(args))
-    monkeypatch.setattr(FakeUnitOfWork, "first_time", lambda self, envelope, consumer: False)
-    service = worker_factory(NotificationsService, db=FakeDb())
-    service.on_conversation_message_posted(envelope("conversation.message_posted", MESSAGE))
-    [uow] = service.db.committed
-    assert uow.session.add.call_args_list == [] and sent == []
+def test_an_event_already_handled_sends_nothing_again(handle):
+    done = handle("on_conversation_message_posted", envelope("conversation.message_posted", MESSAGE), first_time=False)
+    assert done.rows == [] and done.sent == []

@@ -5,12 +5,8 @@ validation date)."""
 import inspect
 
 import pytest
-from nameko.testing.services import worker_factory
 
-from fieldwork_common.testing.fakes import FakeDb, FakeUnitOfWork
-from fieldwork_notifications import mailer
 from fieldwork_notifications.domain import dates, visits
-from fieldwork_notifications.models import Email
 from fieldwork_notifications.service import NotificationsService
 from fieldwork_notifications.templates import render, render_email
 
@@ -382,30 +378,18 @@ def envelope(event_type, data):
     ("visit.arbitrated", ARBITRATED, "visit_arbitrated", ["paul@example.test", "martin@example.test"]),
     ("visit.reminder", REMINDER, "visit_reminder", ["martin@example.test"]),
 ])
-def test_each_handler_records_its_emails_and_sends_them(monkeypatch, event_type, data, template,
+def test_each_handler_records_its_emails_and_sends_them(handle, event_type, data, template,
                                                         recipients):
-    sent, consumers = [], []
-    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append((args, kwargs)))
-    monkeypatch.setattr(FakeUnitOfWork, "first_time",
-                        lambda self, envelope, consumer: consumers.append(consumer) or True)
-    service = worker_factory(NotificationsService, db=FakeDb())
     method = HANDLED[event_type]
-    getattr(service, method)(envelope(event_type, data))
-    assert consumers == [f"notifications.{method}"]
-    [uow] = service.db.committed
-    rows = [c.args[0] for c in uow.session.add.call_args_list if isinstance(c.args[0], Email)]
-    assert [row.recipient for row in rows] == recipients
+    done = handle(method, envelope(event_type, data))
+    assert done.consumers == [f"notifications.{method}"]
+    assert [row.recipient for row in done.rows] == recipients
     assert all(row.template == template and row.event_id == envelope(event_type, data)["event_id"]
-               and row.html_body for row in rows)
-    assert [args[0] for args, _ in sent] == recipients
-    assert [kwargs["html"] for _, kwargs in sent] == [row.html_body for row in rows]
+               and row.html_body for row in done.rows)
+    assert [args[0] for args, _ in done.sent] == recipients
+    assert [kwargs["html"] for _, kwargs in done.sent] == [row.html_body for row in done.rows]
 
 
-def test_an_event_already_handled_sends_nothing_again(monkeypatch):
-    sent = []
-    monkeypatch.setattr(mailer, "send", lambda *args, **kwargs: sent.append(args))
-    monkeypatch.setattr(FakeUnitOfWork, "first_time", lambda self, envelope, consumer: False)
-    service = worker_factory(NotificationsService, db=FakeDb())
-    service.on_visit_arbitrated(envelope("visit.arbitrated", ARBITRATED))
-    [uow] = service.db.committed
-    assert uow.session.add.call_args_list == [] and sent == []
+def test_an_event_already_handled_sends_nothing_again(handle):
+    done = handle("on_visit_arbitrated", envelope("visit.arbitrated", ARBITRATED), first_time=False)
+    assert done.rows == [] and done.sent == []
