@@ -207,6 +207,20 @@ TABLE = {
     ("GET", "/conversations/<conversation_id>"): (ALL, "conversation", None),
     ("POST", "/conversations/<conversation_id>/messages"): (
         ALL, "conversation", lambda w: {"body": "x"}),
+    # requests: admins set the types up; everyone creates (a client for
+    # itself) and reads what is its; staff message the customer and note
+    ("GET", "/request-types"): (ALL, None, None),
+    ("POST", "/request-types"): ({A}, None, None),
+    ("PATCH", "/request-types/<type_id>"): (
+        {A}, "request_type", lambda w: {"label": "x", "version": 1}),
+    ("POST", "/requests"): (ALL, None, None),
+    ("GET", "/requests"): (ALL, None, None),
+    ("GET", "/requests/<request_id>"): (ALL, "request", None),
+    ("POST", "/requests/<request_id>/actions"): (
+        {A, M}, "request", lambda w: {"status": "closed", "message": "x"}),
+    ("GET", "/requests/<request_id>/actions"): (ALL, "request", None),
+    ("POST", "/requests/<request_id>/notes"): ({A, M}, "request", lambda w: {"message": "x"}),
+    ("GET", "/requests/<request_id>/history"): (ALL, "request", None),
 }
 
 
@@ -332,7 +346,18 @@ def foreign(world, admin):
             "contract": contract, "equipment": equipment, "intervention": intervention,
             "status": world.status(), "user": user, "session": session, "file": photo,
             "visit": visit, "visit_reason": reason, "place": place, "nfc_tag": tag,
-            "clocking": clocking}
+            "clocking": clocking, **requested(admin, company, client)}
+
+
+def requested(admin, company, client):
+    """A request type of the company and a request of its client (typed by staff)."""
+    kind = admin.post("/request-types", {"label": f"Panne {uuid.uuid4().hex[:6]}",
+                                         "company_id": company["id"]})
+    assert kind.status_code == 201, kind.text
+    request = admin.post("/requests", {"type_id": kind.json()["id"], "client_id": client["id"],
+                                       "source": "phone"})
+    assert request.status_code == 201, request.text
+    return {"request_type": kind.json(), "request": request.json()}
 
 
 def incident_of(admin, company, home, visit):
@@ -422,7 +447,8 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "place": ("timeclock", "places"), "nfc_tag": ("timeclock", "nfc_tags"),
           "clocking": ("timeclock", "clockings"),
           "incident_reason": ("timeclock", "incident_reasons"),
-          "incident": ("timeclock", "incidents"), "conversation": ("timeclock", "conversations")}
+          "incident": ("timeclock", "incidents"), "conversation": ("timeclock", "conversations"),
+          "request_type": ("requests", "request_types"), "request": ("requests", "requests")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -512,6 +538,11 @@ REFERENCES = {
     ("GET", "/incidents"): {"visit_id": "visit", "type_id": SHARED, "client_id": "client",
                             "technician_id": "technician", "company_id": "company"},
     ("POST", "/conversations/<conversation_id>/messages"): {"file_ids[]": "file"},
+    ("GET", "/request-types"): {"company_id": "company"},
+    ("POST", "/request-types"): {"company_id": "company"},
+    ("POST", "/requests"): {"type_id": "request_type", "client_id": "client", "site_id": "site"},
+    ("GET", "/requests"): {"type_id": "request_type", "client_id": "client",
+                           "company_id": "company"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -596,7 +627,7 @@ def two_companies(world, admin):
                 "visit": future, "past_visit": past, "done_visit": declared.json(),
                 "visit_reason": reason, "clocking": clocking,
                 "incident_reason": incident_reason, "current_visit": current,
-                "incident": incident,
+                "incident": incident, **requested(admin, company, client),
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -683,6 +714,11 @@ def valid_request(method, rule, a):
         body = {"visit_ids": [a["done_visit"]["id"]]}
     elif (method, rule) == ("GET", "/planning"):
         query = {"from": "2030-01-01T00:00:00Z", "to": "2030-02-01T00:00:00Z"}
+    elif (method, rule) == ("POST", "/request-types"):
+        body = {"label": f"W{uuid.uuid4().hex[:8]}"}
+    elif (method, rule) == ("POST", "/requests"):
+        body = {"type_id": a["request_type"]["id"], "client_id": a["client"]["id"],
+                "site_id": a["site"]["id"], "source": "phone"}
     elif (method, rule) == ("POST", "/visit-reasons"):
         body = {"kind": "refusal", "label": "Trop court", "company_id": a["company"]["id"]}
     return path, body, query
@@ -726,7 +762,8 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/settings": ("interventions", "settings"), "/files": ("interventions", "files"),
           "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons"),
           "/timeclock": ("timeclock", "clocking_settings"),
-          "/incident-reasons": ("timeclock", "incident_reasons")}
+          "/incident-reasons": ("timeclock", "incident_reasons"),
+          "/request-types": ("requests", "request_types"), "/requests": ("requests", "requests")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
     "interventions", "intervention_attachments"),
     ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits"),
@@ -788,7 +825,9 @@ def test_the_valid_requests_of_the_walk_are_accepted(two_companies):
               ("GET", "/incident-reasons", M), ("POST", "/incident-reasons", "company_admin"),
               ("POST", "/incident-reasons/import", "company_admin"),
               ("POST", "/visits/<visit_id>/incidents", C),
-              ("POST", "/conversations/<conversation_id>/messages", T)]
+              ("POST", "/conversations/<conversation_id>/messages", T),
+              ("GET", "/request-types", C), ("POST", "/request-types", "company_admin"),
+              ("POST", "/requests", M), ("GET", "/requests", T), ("GET", "/requests", C)]
     for method, rule, role in checks:
         path, body, query = valid_request(method, rule, a)
         target = path + ("?" + urlencode(query, doseq=True) if query else "")

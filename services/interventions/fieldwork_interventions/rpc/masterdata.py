@@ -644,7 +644,8 @@ class MasterData:
         """The one resolver (DESIGN.md §5) for another service's command or
         filter: each `{field: [kind, id]}` must name a record the caller
         may see (404 naming the field otherwise; a deactivated one counts,
-        as in a filter). Answers `{field: {id, company_id}}`."""
+        as in a filter). Answers `{field: {id, company_id, client_id}}`
+        (client_id: the record's client, for a site or equipment)."""
         if not isinstance(references, dict):
             raise InvalidInput("references is {field: [kind, id]}.")
         found = {}
@@ -653,8 +654,9 @@ class MasterData:
                 if kind not in REFERABLE:
                     raise InvalidInput(f"{kind} is not a kind of record to refer to.", {field: kind})
                 record = resolve_filter(session, self.principal, kind, object_id, field)
-                found[field] = {"id": record, "company_id": getattr(
-                    session.get(MODELS[kind], record), "company_id", None)}
+                row = session.get(MODELS[kind], record)
+                found[field] = {"id": record, "company_id": getattr(row, "company_id", None),
+                                "client_id": getattr(row, "client_id", None)}
         return found
 
     # --- settings ------------------------------------------------------------------

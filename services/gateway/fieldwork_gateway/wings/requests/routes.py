@@ -1,0 +1,99 @@
+"""Customer requests (seed 002, issue 12, docs/requests.md): the types a
+company offers, requests from the client portal, the field or staff, the
+actions that message the end customer, internal notes and the history.
+The requests service owns them."""
+from datetime import datetime
+
+from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, with_etag
+from fieldwork_gateway.wings.requests import schemas
+
+TAG = "requests"
+#: the filters that name master data, resolved by interventions in the caller's scope
+REFERENCES = {"company_id": "company", "client_id": "client"}
+
+
+def _resolved(values):
+    wanted = {field: [kind, values[field]] for field, kind in REFERENCES.items()
+              if values.get(field) is not None}
+    if wanted:
+        call("interventions", "resolve_references", references=wanted)
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in values.items()}
+
+
+# --- types ------------------------------------------------------------------------------
+
+@api.route("/request-types", "GET", summary="The request types of the company", roles=ALL,
+           query=schemas.RequestTypeQuery, response=schemas.RequestTypeList, tag=TAG)
+def list_request_types(query):
+    """Staff: their company's; technicians and clients: their company's, to pick one."""
+    return call("requests", "list_request_types", **_resolved(query))
+
+
+@api.route("/request-types", "POST", summary="Add a request type", roles=ADMIN,
+           body=schemas.RequestTypeIn, response=schemas.RequestType, status=201, tag=TAG)
+def create_request_type(body):
+    """Labels are unique per company (409)."""
+    return call("requests", "create_request_type", **_resolved(body)), 201
+
+
+@api.route("/request-types/<type_id>", "PATCH", summary="Change a request type", roles=ADMIN,
+           body=schemas.RequestTypePatch, response=schemas.RequestType, tag=TAG)
+def update_request_type(type_id, body):
+    version = expected_version(body.pop("version", None))
+    return with_etag(call("requests", "update_request_type", type_id=type_id, version=version,
+                          changes=body))
+
+
+# --- requests ---------------------------------------------------------------------------
+
+@api.route("/requests", "POST", summary="Create a request", roles=ALL, body=schemas.RequestIn,
+           response=schemas.Request, status=201, tag=TAG)
+def create_request(body):
+    """A client for itself (source portal), a technician from the field,
+    staff for one of their clients with the source (phone, email, other).
+    Numbered DEM-<year>-<6 digits> per company."""
+    return call("requests", "create_request", **body), 201
+
+
+@api.route("/requests", "GET", summary="Requests, newest first", roles=ALL,
+           query=schemas.RequestQuery, response=schemas.RequestList, tag=TAG)
+def list_requests(query):
+    """Staff: their company's; a technician: those it created; a client: its own."""
+    return call("requests", "list_requests", **_resolved(query))
+
+
+@api.route("/requests/<request_id>", "GET", summary="A request", roles=ALL,
+           response=schemas.Request, tag=TAG)
+def get_request(request_id):
+    return with_etag(call("requests", "get_request", request_id=request_id))
+
+
+@api.route("/requests/<request_id>/actions", "POST",
+           summary="Message the end customer with a status", roles=STAFF, body=schemas.ActionIn,
+           response=schemas.Request, status=201, tag=TAG, errors={409: "request_closed"})
+def add_request_action(request_id, body):
+    """The request's status follows its latest action (in_progress, planned, closed)."""
+    return call("requests", "add_request_action", request_id=request_id, **body), 201
+
+
+@api.route("/requests/<request_id>/actions", "GET", summary="A request's actions, oldest first",
+           roles=ALL, query=schemas.RequestPageQuery, response=schemas.ActionList, tag=TAG)
+def list_request_actions(request_id, query):
+    """Staff see the internal notes too; technicians and clients never do."""
+    return call("requests", "list_request_actions", request_id=request_id, **query)
+
+
+@api.route("/requests/<request_id>/notes", "POST", summary="Add an internal note", roles=STAFF,
+           body=schemas.NoteIn, response=schemas.RequestAction, status=201, tag=TAG)
+def add_request_note(request_id, body):
+    """Never shown to the client."""
+    return call("requests", "add_request_note", request_id=request_id, **body), 201
+
+
+@api.route("/requests/<request_id>/history", "GET", summary="What happened to a request, in order",
+           roles=ALL, query=schemas.RequestPageQuery, response=schemas.HistoryList, tag=TAG)
+def request_history(request_id, query):
+    """Every creation, action and note with who and when; never editable.
+    Internal notes for staff only."""
+    return call("requests", "request_history", request_id=request_id, **query)

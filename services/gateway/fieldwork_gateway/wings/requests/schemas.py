@@ -1,0 +1,135 @@
+"""Bodies of the requests routes (issue 12, seed 002, docs/requests.md)."""
+from marshmallow import Schema, fields, validate
+
+from fieldwork_gateway.fields import Id, Instant, page_of, text, version_field
+
+SOURCES = ("portal", "field", "phone", "email", "other")
+STATUSES = ("new", "in_progress", "planned", "closed", "cancelled")
+ACTION_STATUSES = ("in_progress", "planned", "closed")
+CHANNELS = ("email", "phone", "portal", "other")
+
+
+class RequestPageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+    after = fields.String(validate=validate.Length(min=1, max=500))
+
+
+class RequestTypeQuery(RequestPageQuery):
+    company_id = Id()
+    active = fields.Boolean()
+
+
+class RequestTypeIn(Schema):
+    label = text(200, required=True)
+    position = fields.Integer(load_default=0, validate=validate.Range(min=0, max=10000))
+    company_id = Id(metadata={"description": "default the admin's company"})
+
+
+class RequestTypePatch(Schema):
+    label = text(200)
+    position = fields.Integer(validate=validate.Range(min=0, max=10000))
+    active = fields.Boolean()
+    version = version_field()
+
+
+class RequestType(Schema):
+    id = Id()
+    company_id = Id()
+    label = fields.String()
+    position = fields.Integer()
+    active = fields.Boolean()
+    created_at = fields.DateTime()
+    version = fields.Integer()
+
+
+RequestTypeList = page_of(RequestType, "RequestTypeList")
+
+
+class RequestIn(Schema):
+    type_id = Id(required=True, metadata={"description": "one of the company's request types"})
+    client_id = Id(metadata={"description": "staff and technicians: the client; a client: itself"})
+    source = fields.String(validate=validate.OneOf(SOURCES), metadata={
+        "description": "staff: phone, email or other (required); portal for a client, field "
+                       "for a technician"})
+    symptom = text(2000)
+    description = text(5000)
+    site_id = Id(metadata={"description": "one of the client's sites"})
+
+
+class RequestTypeBrief(Schema):
+    id = Id()
+    label = fields.String()
+
+
+class RequestAction(Schema):
+    id = Id()
+    request_id = Id()
+    status = fields.String(allow_none=True, metadata={"description": "null for an internal note"})
+    message = fields.String()
+    channel = fields.String(allow_none=True)
+    internal = fields.Boolean()
+    by = fields.String()
+    by_role = fields.String()
+    at = fields.DateTime()
+
+
+ActionList = page_of(RequestAction, "RequestActionList")
+
+
+class Request(Schema):
+    id = Id()
+    company_id = Id()
+    client_id = Id()
+    number = fields.String(metadata={"description": "DEM-<year>-<6 digits>, per company"})
+    type_id = Id()
+    type = fields.Nested(RequestTypeBrief)
+    source = fields.String(metadata={"description": ", ".join(SOURCES)})
+    symptom = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    site_id = Id(allow_none=True)
+    status = fields.String(metadata={"description": "the latest action's; " + ", ".join(STATUSES)})
+    created_by = fields.String()
+    created_by_role = fields.String()
+    created_by_technician_id = Id(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+    version = fields.Integer()
+    action = fields.Nested(RequestAction, metadata={"description": "POST /requests/{id}/actions only"})
+
+
+RequestList = page_of(Request, "RequestList")
+
+
+class RequestQuery(RequestPageQuery):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    type_id = Id()
+    client_id = Id()
+    company_id = Id()
+    source = fields.String(validate=validate.OneOf(SOURCES))
+    from_ = Instant(data_key="from", metadata={"description": "created at or after"})
+    to = Instant(metadata={"description": "created before"})
+
+
+class ActionIn(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(ACTION_STATUSES))
+    message = text(5000, required=True, metadata={"description": "to the end customer"})
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    version = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "optional: the request's version you read (409 when it changed)"})
+
+
+class NoteIn(Schema):
+    message = text(5000, required=True)
+
+
+class RequestHistoryEntry(Schema):
+    id = fields.Integer()
+    kind = fields.String(metadata={"description": "created, action, note"})
+    details = fields.Dict()
+    by = fields.String()
+    by_role = fields.String()
+    at = fields.DateTime()
+
+
+HistoryList = page_of(RequestHistoryEntry, "RequestHistoryList")

@@ -1,0 +1,71 @@
+"""Who sees which request (docs/requests.md): staff their company's (a
+platform admin every company's), a technician the requests it created, a
+client its own. A request outside the caller's scope does not exist for
+it: NotFound (404)."""
+import sqlalchemy as sa
+
+from fieldwork_common.errors import Forbidden, NotFound
+from fieldwork_common.serialize import is_uuid
+
+from fieldwork_requests.models import Request
+
+STAFF = ("admin", "manager")
+
+
+def is_staff(principal):
+    return principal is not None and principal.role in STAFF
+
+
+def sees_company(principal, company_id):
+    if not is_staff(principal):
+        return False
+    return principal.is_platform_admin or principal.company_id == company_id
+
+
+def request_scope(principal):
+    """The SQL condition on Request of what the caller may see."""
+    if principal.role == "technician":
+        return Request.created_by_technician_id == (principal.technician_id or "")
+    if principal.role == "client":
+        return Request.client_id == (principal.client_id or "")
+    if principal.is_platform_admin:
+        return sa.true()
+    return Request.company_id == principal.company_id
+
+
+def company_scope(principal, column):
+    if principal.is_platform_admin:
+        return sa.true()
+    return column == principal.company_id
+
+
+def visible_request(session, principal, request_id, lock=False):
+    if not is_uuid(request_id):
+        raise NotFound("Request not found.", {"request_id": request_id})
+    query = sa.select(Request).where(Request.id == request_id, request_scope(principal))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    request = session.scalars(query).first()
+    if request is None:
+        raise NotFound("Request not found.", {"request_id": request_id})
+    return request
+
+
+def with_ids(query, *filters):
+    """`query` narrowed by each (value, column, field) given; a malformed id is 404."""
+    for value, column, field in filters:
+        if value is not None:
+            if not is_uuid(value):
+                raise NotFound("Not found.", {field: value})
+            query = query.where(column == value)
+    return query
+
+
+def require_staff(principal):
+    if not is_staff(principal):
+        raise Forbidden("Only staff (admins and managers) may do this.")
+
+
+def require_admin(principal):
+    if principal is None or principal.role != "admin":
+        raise Forbidden("Only an admin may do this.")

@@ -1,0 +1,66 @@
+"""The rules of a customer request (seed 002, issue 12, docs/requests.md),
+as plain functions.
+
+A request comes from the client portal (the client itself: source
+`portal`), from the field (a technician: `field`) or is typed by staff
+after a call, an email or otherwise (`phone`, `email`, `other`). Its
+status follows its latest action, a message to the end customer with a
+status (in progress, planned, closed); internal notes carry no status.
+
+    new ──action──► in_progress / planned / closed   (the latest action's status)
+"""
+from fieldwork_common.errors import InvalidInput, refuse
+
+SOURCES = ("portal", "field", "phone", "email", "other")
+STAFF_SOURCES = ("phone", "email", "other")
+STATUSES = ("new", "in_progress", "planned", "closed", "cancelled")
+ACTION_STATUSES = ("in_progress", "planned", "closed")
+CHANNELS = ("email", "phone", "portal", "other")
+MAX_TEXT = 5000
+
+
+def source_for(role, source=None):
+    """The source of a request created by `role`: the portal for a client,
+    the field for a technician, the one staff name (phone, email, other)."""
+    if role == "client":
+        if source not in (None, "portal"):
+            raise InvalidInput("A client's request comes from the portal.", {"source": source})
+        return "portal"
+    if role == "technician":
+        if source not in (None, "field"):
+            raise InvalidInput("A technician's request comes from the field.", {"source": source})
+        return "field"
+    if source is None:
+        raise InvalidInput("Say where the request came from: phone, email or other.",
+                           {"source": "required"})
+    if source not in STAFF_SOURCES:
+        raise InvalidInput("Staff type a request from a call, an email or otherwise.",
+                           {"source": source, "allowed": list(STAFF_SOURCES)})
+    return source
+
+
+def number(year, sequence):
+    """DEM-2026-000123: the request's number within its company."""
+    return f"DEM-{year}-{sequence:06d}"
+
+
+def text(value, field, required=False, limit=MAX_TEXT):
+    if value is None:
+        if required:
+            raise InvalidInput(f"{field} is required.", {field: "required"})
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
+    return value.strip()
+
+
+def check_action(current_status, status, channel=None):
+    """A message to the customer with a status, on a request still open."""
+    if status not in ACTION_STATUSES:
+        raise InvalidInput(f"status is one of {', '.join(ACTION_STATUSES)}.", {"status": status})
+    if channel is not None and channel not in CHANNELS:
+        raise InvalidInput(f"channel is one of {', '.join(CHANNELS)}.", {"channel": channel})
+    if current_status in ("closed", "cancelled"):
+        raise refuse("request_closed", f"This request is {current_status}: reopen it first.",
+                     status=409, request_status=current_status)
+    return status

@@ -1,0 +1,63 @@
+"""The rules of a request (domain/requests.py): where it comes from, its
+number, the texts, and the actions that move its status."""
+import pytest
+
+from fieldwork_common.errors import InvalidInput, Refused
+from fieldwork_requests.domain import requests as rules
+
+
+@pytest.mark.parametrize("role,given,expected", [
+    ("client", None, "portal"), ("client", "portal", "portal"),
+    ("technician", None, "field"), ("technician", "field", "field"),
+    ("admin", "phone", "phone"), ("manager", "email", "email"), ("manager", "other", "other"),
+])
+def test_the_source_follows_who_creates(role, given, expected):
+    assert rules.source_for(role, given) == expected
+
+
+@pytest.mark.parametrize("role,given", [
+    ("client", "phone"), ("client", "field"), ("technician", "portal"), ("technician", "email"),
+    ("admin", None), ("manager", "portal"), ("manager", "field"), ("admin", "fax"),
+])
+def test_a_source_that_does_not_fit_the_creator_is_refused(role, given):
+    with pytest.raises(InvalidInput):
+        rules.source_for(role, given)
+
+
+def test_numbers_have_the_year_and_six_digits():
+    assert rules.number(2026, 123) == "DEM-2026-000123"
+    assert rules.number(2027, 1) == "DEM-2027-000001"
+
+
+@pytest.mark.parametrize("value", ["", "   ", 12, "x" * 5001])
+def test_texts_are_one_to_5000_characters(value):
+    with pytest.raises(InvalidInput):
+        rules.text(value, "message", required=True)
+
+
+def test_a_missing_text_is_refused_only_when_required():
+    assert rules.text(None, "symptom") is None
+    with pytest.raises(InvalidInput):
+        rules.text(None, "message", required=True)
+    assert rules.text("  Fuite  ", "symptom") == "Fuite"
+
+
+@pytest.mark.parametrize("current", ["new", "in_progress", "planned"])
+@pytest.mark.parametrize("status", rules.ACTION_STATUSES)
+def test_an_open_request_takes_every_action_status(current, status):
+    assert rules.check_action(current, status) == status
+
+
+@pytest.mark.parametrize("current", ["closed", "cancelled"])
+def test_a_closed_or_cancelled_request_takes_no_action(current):
+    with pytest.raises(Refused) as caught:
+        rules.check_action(current, "in_progress")
+    assert caught.value.details["rule"] == "request_closed"
+    assert caught.value.details["status"] == 409
+
+
+@pytest.mark.parametrize("status,channel", [("new", None), ("cancelled", None), ("done", None),
+                                            ("planned", "fax")])
+def test_an_action_needs_a_real_status_and_channel(status, channel):
+    with pytest.raises(InvalidInput):
+        rules.check_action("new", status, channel)

@@ -1,0 +1,220 @@
+"""Customer requests (issue 12, seed 002, docs/requests.md) through the
+gateway, the bus and PostgreSQL: the types a company configures; requests
+created by a client (portal), a technician (field) and staff (with the
+source), numbered per company and year; who lists and reads what; the
+actions that message the end customer (the status follows the latest),
+internal notes the client never sees, and the history. Every refusal is a
+4xx with the error body and writes nothing."""
+import threading
+import uuid
+
+import pytest
+
+from conftest import ok, refused
+
+
+class Desk:
+    """A company's customer service: its admin and a manager, a technician
+    and two clients with logins, a site of the first client, two request types."""
+
+    def __init__(self, world):
+        self.world = world
+        self.company = world.company()
+        self.client = world.client(self.company)
+        self.other_client = world.client(self.company)
+        self.technician = world.technician(self.company)
+        self.site = world.site(self.client)
+        self.admin = world.login_for("admin", company_id=self.company["id"])
+        self.manager = world.login_for("manager", company_id=self.company["id"])
+        self.worker = world.login_for("technician", technician_id=self.technician["id"])
+        self.client_user = world.login_for("client", client_id=self.client["id"])
+        self.other_user = world.login_for("client", client_id=self.other_client["id"])
+        self.breakdown = self.type("Panne")
+        self.install = self.type("Installation")
+
+    def type(self, label, **fields):
+        return ok(self.admin.post("/request-types", {"label": label, **fields}), 201)
+
+    def create(self, as_user=None, **body):
+        return (as_user or self.manager).post("/requests", {
+            "type_id": self.breakdown["id"], **body})
+
+
+@pytest.fixture(scope="module")
+def desk(world):
+    return Desk(world)
+
+
+def rows(service_db, table="requests"):
+    return service_db("requests", f"SELECT count(*) FROM {table}")[0][0]
+
+
+# --- types ------------------------------------------------------------------------------
+
+def test_types_are_configured_per_company_and_read_by_everyone_of_it(world, desk):
+    refused(desk.admin.post("/request-types", {"label": "Panne"}), 409, "conflict")
+    refused(desk.manager.post("/request-types", {"label": "X"}), 403, "forbidden")
+    for user in (desk.manager, desk.worker, desk.client_user):
+        labels = [t["label"] for t in ok(user.get("/request-types"))["items"]]
+        assert {"Panne", "Installation"} <= set(labels), labels
+    # another company's admin sees none of them and cannot change them
+    elsewhere = world.login_for("admin", company_id=world.company()["id"])
+    assert ok(elsewhere.get("/request-types"))["items"] == []
+    refused(elsewhere.request("PATCH", f"/request-types/{desk.install['id']}",
+                              json={"label": "Vol", "version": 1}), 404, "not_found")
+    changed = ok(desk.admin.request("PATCH", f"/request-types/{desk.install['id']}",
+                                    json={"position": 2, "version": desk.install["version"]}))
+    assert changed["position"] == 2 and changed["version"] == desk.install["version"] + 1
+    desk.install = changed
+    refused(desk.admin.request("PATCH", f"/request-types/{desk.install['id']}",
+                               json={"label": "Panne", "version": changed["version"]}),
+            409, "conflict")
+
+
+# --- creation ---------------------------------------------------------------------------
+
+def test_a_client_a_technician_and_staff_create_requests_with_their_source(desk):
+    mine = ok(desk.create(as_user=desk.client_user, symptom="Plus d'eau chaude",
+                          site_id=desk.site["id"]), 201)
+    assert (mine["client_id"], mine["source"], mine["status"]) == (desk.client["id"], "portal", "new")
+    assert mine["company_id"] == desk.company["id"] and mine["type"]["label"] == "Panne"
+    assert mine["number"].startswith("DEM-") and len(mine["number"]) == len("DEM-2026-000001")
+    field = ok(desk.create(as_user=desk.worker, client_id=desk.client["id"]), 201)
+    assert field["source"] == "field" and field["created_by_technician_id"] == desk.technician["id"]
+    phoned = ok(desk.create(client_id=desk.other_client["id"], source="phone",
+                            description="Appel du 3"), 201)
+    assert phoned["source"] == "phone"
+    # numbers follow each other within the company
+    numbers = [int(r["number"].rsplit("-", 1)[1]) for r in (mine, field, phoned)]
+    assert numbers == sorted(numbers) and len(set(numbers)) == 3
+
+
+def test_bad_requests_are_refused_and_write_nothing(world, desk, service_db):
+    before = rows(service_db)
+    foreign_company = world.company()
+    foreign_client = world.client(foreign_company)
+    foreign_admin = world.login_for("admin", company_id=foreign_company["id"])
+    foreign_type = ok(foreign_admin.post("/request-types", {"label": "Panne"}), 201)
+    cases = [
+        (desk.create(source="phone"), 400, "invalid_input"),                  # no client
+        (desk.create(client_id=desk.client["id"]), 400, "invalid_input"),     # staff: no source
+        (desk.create(client_id=desk.client["id"], source="portal"), 400, "invalid_input"),
+        (desk.create(as_user=desk.client_user, source="phone"), 400, "invalid_input"),
+        (desk.create(client_id=foreign_client["id"], source="phone"), 404, "not_found"),
+        (desk.create(client_id=desk.client["id"], source="phone",
+                     type_id=foreign_type["id"]), 404, "not_found"),
+        (desk.create(client_id=desk.client["id"], source="phone",
+                     type_id=str(uuid.uuid4())), 404, "not_found"),
+        (desk.create(client_id=desk.other_client["id"], source="phone",
+                     site_id=desk.site["id"]), 400, "invalid_input"),          # not its site
+        (desk.create(as_user=desk.client_user, client_id=desk.other_client["id"]), 404, "not_found"),
+        (desk.create(client_id=desk.client["id"], source="fax"), 400, "invalid_input"),
+        (desk.manager.post("/requests", {"client_id": desk.client["id"], "source": "phone"}),
+         400, "invalid_input"),                                                 # no type
+    ]
+    for response, status, code in cases:
+        refused(response, status, code)
+    retired = desk.type(f"Ancien {uuid.uuid4().hex[:4]}")
+    ok(desk.admin.request("PATCH", f"/request-types/{retired['id']}",
+                          json={"active": False, "version": retired["version"]}))
+    refused(desk.create(client_id=desk.client["id"], source="phone", type_id=retired["id"]),
+            400, "invalid_input")
+    assert rows(service_db) == before
+
+
+def test_concurrent_creations_get_distinct_numbers(desk):
+    answers = []
+    barrier = threading.Barrier(6)
+
+    def create():
+        barrier.wait()
+        answers.append(desk.create(client_id=desk.client["id"], source="email"))
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    assert len({a.json()["number"] for a in answers}) == 6
+
+
+# --- who sees what ----------------------------------------------------------------------
+
+def test_each_role_lists_what_it_may_see_with_filters_and_pages(world, desk):
+    by_client = ok(desk.create(as_user=desk.client_user), 201)
+    by_worker = ok(desk.create(as_user=desk.worker, client_id=desk.other_client["id"]), 201)
+    by_staff = ok(desk.create(client_id=desk.other_client["id"], source="other",
+                              type_id=desk.install["id"]), 201)
+    staff_ids = {r["id"] for r in ok(desk.manager.get("/requests?limit=200"))["items"]}
+    assert {by_client["id"], by_worker["id"], by_staff["id"]} <= staff_ids
+    mine = {r["id"] for r in ok(desk.client_user.get("/requests?limit=200"))["items"]}
+    assert by_client["id"] in mine and not mine & {by_worker["id"], by_staff["id"]}
+    worker = {r["id"] for r in ok(desk.worker.get("/requests?limit=200"))["items"]}
+    assert by_worker["id"] in worker and not worker & {by_client["id"], by_staff["id"]}
+    # reading one: the others' answer 404
+    refused(desk.other_user.get(f"/requests/{by_client['id']}"), 404, "not_found")
+    refused(desk.worker.get(f"/requests/{by_staff['id']}"), 404, "not_found")
+    assert ok(desk.client_user.get(f"/requests/{by_client['id']}"))["id"] == by_client["id"]
+    elsewhere = world.login_for("manager", company_id=world.company()["id"])
+    refused(elsewhere.get(f"/requests/{by_client['id']}"), 404, "not_found")
+    assert ok(elsewhere.get("/requests"))["items"] == []
+    # filters
+    installs = ok(desk.manager.get(f"/requests?type_id={desk.install['id']}"))["items"]
+    assert [r["id"] for r in installs] == [by_staff["id"]]
+    fields = ok(desk.manager.get("/requests?source=field&limit=200"))["items"]
+    assert fields and all(r["source"] == "field" for r in fields)
+    of_other = ok(desk.manager.get(f"/requests?client_id={desk.other_client['id']}&limit=200"))
+    assert {by_worker["id"], by_staff["id"]} <= {r["id"] for r in of_other["items"]}
+    assert all(r["client_id"] == desk.other_client["id"] for r in of_other["items"])
+    # pages: two at a time, newest first, no repeats
+    seen, after = [], None
+    while True:
+        page = ok(desk.manager.get("/requests?limit=2" + (f"&after={after}" if after else "")))
+        seen += [r["id"] for r in page["items"]]
+        after = page["next_cursor"]
+        if after is None:
+            break
+    assert len(seen) == len(set(seen)) >= 6
+    refused(desk.manager.get("/requests?status=lost"), 400, "invalid_input")
+
+
+# --- actions, notes, history ------------------------------------------------------------
+
+def test_actions_move_the_status_notes_stay_internal_and_the_history_keeps_all(desk, service_db):
+    request = ok(desk.create(as_user=desk.client_user, symptom="Fuite"), 201)
+    path = f"/requests/{request['id']}"
+    answered = ok(desk.manager.post(path + "/actions", {
+        "status": "in_progress", "message": "Nous regardons votre demande.", "channel": "email"}), 201)
+    assert answered["status"] == "in_progress" and answered["action"]["message"].startswith("Nous")
+    ok(desk.manager.post(path + "/notes", {"message": "Client déjà appelé deux fois"}), 201)
+    planned = ok(desk.manager.post(path + "/actions", {
+        "status": "planned", "message": "Un technicien passera jeudi.",
+        "version": answered["version"]}), 201)
+    assert planned["status"] == "planned"
+    # a stale version, a client or a technician acting, a status that does not exist
+    refused(desk.manager.post(path + "/actions", {"status": "closed", "message": "x",
+                                                  "version": answered["version"]}), 409, "conflict")
+    refused(desk.client_user.post(path + "/actions", {"status": "closed", "message": "x"}),
+            403, "forbidden")
+    refused(desk.client_user.post(path + "/notes", {"message": "x"}), 403, "forbidden")
+    refused(desk.manager.post(path + "/actions", {"status": "done", "message": "x"}),
+            400, "invalid_input")
+    # the client reads the messages, never the note; staff read all three
+    client_view = ok(desk.client_user.get(path + "/actions"))["items"]
+    assert [a["status"] for a in client_view] == ["in_progress", "planned"]
+    staff_view = ok(desk.manager.get(path + "/actions"))["items"]
+    assert [a["internal"] for a in staff_view] == [False, True, False]
+    closed = ok(desk.manager.post(path + "/actions", {"status": "closed",
+                                                      "message": "Réparé, merci."}), 201)
+    assert closed["status"] == "closed" and closed["closed_at"]
+    refused(desk.manager.post(path + "/actions", {"status": "in_progress", "message": "x"}),
+            409, "request_closed")
+    assert ok(desk.client_user.get(path))["status"] == "closed"
+    history = ok(desk.manager.get(path + "/history"))["items"]
+    assert [h["kind"] for h in history] == ["created", "action", "note", "action", "action"]
+    assert history[1]["details"]["previous_status"] == "new"
+    assert [h["kind"] for h in ok(desk.client_user.get(path + "/history"))["items"]] == [
+        "created", "action", "action", "action"]
+    assert service_db("requests", "SELECT count(*) FROM request_actions WHERE request_id = :r",
+                      r=request["id"])[0][0] == 4
