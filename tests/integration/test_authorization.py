@@ -221,6 +221,11 @@ TABLE = {
     ("GET", "/requests/<request_id>/actions"): (ALL, "request", None),
     ("POST", "/requests/<request_id>/notes"): ({A, M}, "request", lambda w: {"message": "x"}),
     ("GET", "/requests/<request_id>/history"): (ALL, "request", None),
+    ("PATCH", "/requests/<request_id>"): ({A, M}, "request", lambda w: {"symptom": "x", "version": 1}),
+    ("POST", "/requests/<request_id>/cancel"): ({A, M, C}, "request", lambda w: {"reason": "x"}),
+    ("POST", "/requests/<request_id>/reopen"): ({A, M, C}, "request", lambda w: {"reason": "x"}),
+    ("GET", "/request-settings"): ({A, M}, None, None),
+    ("PUT", "/request-settings"): ({A}, None, None),
 }
 
 
@@ -543,6 +548,9 @@ REFERENCES = {
     ("POST", "/requests"): {"type_id": "request_type", "client_id": "client", "site_id": "site"},
     ("GET", "/requests"): {"type_id": "request_type", "client_id": "client",
                            "company_id": "company"},
+    ("PATCH", "/requests/<request_id>"): {"type_id": "request_type", "site_id": "site"},
+    ("GET", "/request-settings"): {"company_id": "company"},
+    ("PUT", "/request-settings"): {"company_id": "company"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -719,6 +727,11 @@ def valid_request(method, rule, a):
     elif (method, rule) == ("POST", "/requests"):
         body = {"type_id": a["request_type"]["id"], "client_id": a["client"]["id"],
                 "site_id": a["site"]["id"], "source": "phone"}
+    elif (method, rule) == ("PATCH", "/requests/<request_id>"):
+        path = rule.replace("<request_id>", a["request"]["id"])
+        body = {"symptom": "Fuite", "version": a["request"]["version"]}
+    elif (method, rule) == ("PUT", "/request-settings"):
+        body = {"values": {"reopen_days": 10}}
     elif (method, rule) == ("POST", "/visit-reasons"):
         body = {"kind": "refusal", "label": "Trop court", "company_id": a["company"]["id"]}
     return path, body, query
@@ -763,7 +776,8 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/visits": ("interventions", "visits"), "/visit-reasons": ("interventions", "visit_reasons"),
           "/timeclock": ("timeclock", "clocking_settings"),
           "/incident-reasons": ("timeclock", "incident_reasons"),
-          "/request-types": ("requests", "request_types"), "/requests": ("requests", "requests")}
+          "/request-types": ("requests", "request_types"), "/requests": ("requests", "requests"),
+          "/request-settings": ("requests", "request_settings")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
     "interventions", "intervention_attachments"),
     ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits"),

@@ -278,6 +278,7 @@ def _exercise_every_event(world, admin, due_now):
 
     expected |= _exercise_visits(world, admin, due_now)
     expected |= _exercise_timeclock(world, admin)
+    expected |= _exercise_requests(world, admin)
 
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)
@@ -388,6 +389,29 @@ def _exercise_timeclock(world, admin):
             ("conversation.message_posted", message["id"])}
 
 
+def _exercise_requests(world, admin):
+    """The request events (requests), through the gateway: created by the
+    client, changed, answered, closed, reopened, then cancelled by staff."""
+    company = world.company()
+    client = world.client(company)
+    customer = world.login_for("client", client_id=client["id"])
+    kind = _ok(admin.post("/request-types", {"label": "Panne", "company_id": company["id"]}), 201)
+    other = _ok(admin.post("/request-types", {"label": "Devis", "company_id": company["id"]}), 201)
+    request = _ok(customer.post("/requests", {"type_id": kind["id"], "symptom": "Fuite"}), 201)
+    changed = _ok(admin.request("PATCH", f"/requests/{request['id']}", json={
+        "type_id": other["id"], "description": "Sous l'évier", "version": request["version"]}))
+    answered = _ok(admin.post(f"/requests/{request['id']}/actions", {
+        "status": "in_progress", "message": "Nous regardons.", "channel": "email"}), 201)
+    _ok(admin.post(f"/requests/{request['id']}/actions", {
+        "status": "closed", "message": "Réglé par téléphone.", "version": answered["version"]}), 201)
+    _ok(customer.post(f"/requests/{request['id']}/reopen", {"reason": "La fuite reprend"}))
+    _ok(admin.post(f"/requests/{request['id']}/cancel", {"reason": "Doublon"}))
+    assert changed["type_id"] == other["id"]
+    return {(event, request["id"]) for event in (
+        "request.created", "request.updated", "request.action_added", "request.closed",
+        "request.reopened")}
+
+
 def _answer_the_survey(smtp, recipient):
     import re
 
@@ -408,7 +432,7 @@ def test_every_documented_event_is_published_as_documented(isolation, world, adm
                                                             timers):
     documented = contract.channels()
     producers = {contract.producer_of(channel) for channel in documented.values()}
-    assert producers == {"interventions", "notifications", "timeclock"}, producers
+    assert producers == {"interventions", "notifications", "timeclock", "requests"}, producers
     with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
         expected, surveyed = _exercise_every_event(world, admin, timers.due_now)
         client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
@@ -527,6 +551,18 @@ def test_documented_timeclock_fields_are_those_timeclock_builds(contract):
              "conversation.message_posted": set(incidents.MESSAGE_FIELDS
                                                 + incidents.MESSAGE_EVENT_EXTRAS)}
     assert set(contract.channels("timeclock")) == set(built)
+    for event_type, fields in built.items():
+        message = contract.resolve(contract.message_ref(event_type))
+        data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])
+        assert set(data["properties"]) == fields, event_type
+        assert set(data["required"]) == fields, event_type
+
+
+def test_documented_request_fields_are_those_requests_builds(contract):
+    from fieldwork_requests.rpc import requests
+
+    built = {event: set(requests.EVENT_COMMON + own) for event, own in requests.EVENT_OWN.items()}
+    assert set(contract.channels("requests")) == set(built)
     for event_type, fields in built.items():
         message = contract.resolve(contract.message_ref(event_type))
         data = contract.resolve(message["payload"]["allOf"][1]["properties"]["data"]["$ref"])

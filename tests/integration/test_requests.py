@@ -9,8 +9,11 @@ import threading
 import uuid
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import NullPool
 
 from conftest import ok, refused
+from fieldwork_common.db import engine_url
 
 
 class Desk:
@@ -43,6 +46,20 @@ class Desk:
 @pytest.fixture(scope="module")
 def desk(world):
     return Desk(world)
+
+
+@pytest.fixture(scope="module")
+def closed_days_ago(isolation):
+    """`closed_days_ago(request_id, days)`: moves a request's closing into
+    the past, as if those days had gone by."""
+    engine = sa.create_engine(engine_url(isolation.database_url("requests")), poolclass=NullPool)
+
+    def age(request_id, days):
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE requests SET closed_at = closed_at - make_interval(days => :d) "
+                                 "WHERE id = :r"), {"d": days, "r": request_id})
+    yield age
+    engine.dispose()
 
 
 def rows(service_db, table="requests"):
@@ -218,3 +235,76 @@ def test_actions_move_the_status_notes_stay_internal_and_the_history_keeps_all(d
         "created", "action", "action", "action"]
     assert service_db("requests", "SELECT count(*) FROM request_actions WHERE request_id = :r",
                       r=request["id"])[0][0] == 4
+
+
+# --- changes, cancelling, reopening, settings -------------------------------------------
+
+def test_staff_change_the_fields_each_change_in_the_history(world, desk, service_db):
+    request = ok(desk.create(as_user=desk.client_user, symptom="Bruit"), 201)
+    path = f"/requests/{request['id']}"
+    changed = ok(desk.manager.request("PATCH", path, json={
+        "type_id": desk.install["id"], "symptom": "Bruit métallique", "site_id": desk.site["id"],
+        "version": request["version"]}))
+    assert (changed["type_id"], changed["symptom"], changed["site_id"]) == (
+        desk.install["id"], "Bruit métallique", desk.site["id"])
+    [entry] = [h for h in ok(desk.manager.get(path + "/history"))["items"] if h["kind"] == "changed"]
+    assert entry["details"]["changes"]["symptom"] == {"from": "Bruit", "to": "Bruit métallique"}
+    assert set(entry["details"]["changes"]) == {"type_id", "symptom", "site_id"}
+    before = service_db("requests", "SELECT version FROM requests WHERE id = :r", r=request["id"])
+    foreign_admin = world.login_for("admin", company_id=world.company()["id"])
+    foreign_type = ok(foreign_admin.post("/request-types", {"label": "Autre"}), 201)
+    for body, status, code in (
+            ({"symptom": "x", "version": request["version"]}, 409, "conflict"),    # stale
+            ({"symptom": "x"}, 428, "precondition_required"),
+            ({"type_id": foreign_type["id"], "version": changed["version"]}, 404, "not_found"),
+            ({"type_id": None, "version": changed["version"]}, 400, "invalid_input"),
+            ({"number": "DEM-1", "version": changed["version"]}, 400, "invalid_input")):
+        refused(desk.manager.request("PATCH", path, json=body), status, code)
+    refused(desk.client_user.request("PATCH", path, json={"symptom": "x", "version": 2}),
+            403, "forbidden")
+    assert service_db("requests", "SELECT version FROM requests WHERE id = :r",
+                      r=request["id"]) == before
+
+
+def test_the_client_cancels_only_before_anything_happened_staff_with_a_reason(desk):
+    early = ok(desk.create(as_user=desk.client_user), 201)
+    cancelled = ok(desk.client_user.post(f"/requests/{early['id']}/cancel", {}))
+    assert cancelled["status"] == "cancelled" and cancelled["closed_at"]
+    refused(desk.client_user.post(f"/requests/{early['id']}/cancel", {}), 409, "request_closed")
+    handled = ok(desk.create(as_user=desk.client_user), 201)
+    ok(desk.manager.post(f"/requests/{handled['id']}/actions",
+                         {"status": "in_progress", "message": "Pris en charge"}), 201)
+    refused(desk.client_user.post(f"/requests/{handled['id']}/cancel", {}), 409, "cancel_too_late")
+    refused(desk.manager.post(f"/requests/{handled['id']}/cancel", {}), 400, "invalid_input")
+    refused(desk.worker.post(f"/requests/{handled['id']}/cancel", {"reason": "x"}), 403, "forbidden")
+    assert ok(desk.manager.post(f"/requests/{handled['id']}/cancel",
+                                {"reason": "Doublon de DEM"}))["status"] == "cancelled"
+    kinds = [h["kind"] for h in ok(desk.manager.get(f"/requests/{handled['id']}/history"))["items"]]
+    assert kinds == ["created", "action", "cancelled"]
+
+
+def test_reopening_within_the_company_s_days_with_a_reason(desk, closed_days_ago):
+    request = ok(desk.create(as_user=desk.client_user), 201)
+    path = f"/requests/{request['id']}"
+    refused(desk.client_user.post(path + "/reopen", {"reason": "x"}), 409, "request_open")
+    ok(desk.manager.post(path + "/actions", {"status": "closed", "message": "Réglé"}), 201)
+    refused(desk.client_user.post(path + "/reopen", {}), 400, "invalid_input")
+    reopened = ok(desk.client_user.post(path + "/reopen", {"reason": "Cela recommence"}))
+    assert reopened["status"] == "in_progress" and reopened["closed_at"] is None
+    ok(desk.manager.post(path + "/actions", {"status": "closed", "message": "Réglé encore"}), 201)
+    # the company allows 3 days; the request was closed 4 days ago
+    settings = ok(desk.manager.get("/request-settings"))
+    assert settings["reopen_days"] == 30 and settings["version"] == 0
+    ok(desk.admin.request("PUT", "/request-settings", json={"values": {"reopen_days": 3},
+                                                           "version": 0}))
+    refused(desk.admin.request("PUT", "/request-settings", json={"values": {"reopen_days": 5},
+                                                                "version": 0}), 409, "conflict")
+    refused(desk.admin.request("PUT", "/request-settings", json={"values": {"reopen_days": -1}}),
+            400, "invalid_input")
+    refused(desk.manager.request("PUT", "/request-settings", json={"values": {"reopen_days": 9}}),
+            403, "forbidden")
+    closed_days_ago(request["id"], 4)
+    refused(desk.client_user.post(path + "/reopen", {"reason": "Encore"}), 409, "reopen_window_passed")
+    refused(desk.worker.post(path + "/reopen", {"reason": "Encore"}), 403, "forbidden")
+    kinds = [h["kind"] for h in ok(desk.manager.get(path + "/history"))["items"]]
+    assert kinds == ["created", "action", "reopened", "action"]

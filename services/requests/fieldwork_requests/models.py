@@ -62,6 +62,18 @@ class Request(Base):
     updated_at: Mapped[datetime] = instant()
     closed_at: Mapped[datetime | None] = instant(nullable=True)
     version: Mapped[int] = mapped_column(default=1)
+    #: the client's and company's names and addresses, as the events carry them
+    contacts: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class RequestSettings(Base):
+    """A company's settings of its requests (defaults in domain/requests.py)."""
+    __tablename__ = "request_settings"
+    company_id: Mapped[str] = uuid_column(primary_key=True)
+    reopen_days: Mapped[int]
+    version: Mapped[int] = mapped_column(default=1)
+    updated_at: Mapped[datetime] = instant(server_default=sa.func.now())
+    updated_by: Mapped[str | None]
 
 
 class RequestAction(Base):

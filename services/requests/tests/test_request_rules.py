@@ -61,3 +61,68 @@ def test_a_closed_or_cancelled_request_takes_no_action(current):
 def test_an_action_needs_a_real_status_and_channel(status, channel):
     with pytest.raises(InvalidInput):
         rules.check_action("new", status, channel)
+
+
+# --- cancelling, reopening, settings ----------------------------------------------------
+
+def test_the_client_cancels_a_new_request_without_a_reason():
+    assert rules.check_cancel("client", "new", False, None) is None
+    assert rules.check_cancel("client", "new", False, "Plus besoin") == "Plus besoin"
+
+
+@pytest.mark.parametrize("status,has_actions", [("new", True), ("in_progress", True),
+                                                ("planned", False)])
+def test_the_client_cannot_cancel_once_customer_service_is_on_it(status, has_actions):
+    with pytest.raises(Refused) as caught:
+        rules.check_cancel("client", status, has_actions, None)
+    assert caught.value.details["rule"] == "cancel_too_late"
+
+
+@pytest.mark.parametrize("role", ["admin", "manager"])
+def test_staff_cancel_an_open_request_with_a_reason(role):
+    assert rules.check_cancel(role, "planned", True, "Doublon") == "Doublon"
+    with pytest.raises(InvalidInput):
+        rules.check_cancel(role, "planned", True, None)
+
+
+@pytest.mark.parametrize("role", ["client", "admin", "manager"])
+@pytest.mark.parametrize("status", ["closed", "cancelled"])
+def test_nobody_cancels_a_closed_request(role, status):
+    with pytest.raises(Refused) as caught:
+        rules.check_cancel(role, status, False, "x")
+    assert caught.value.details["rule"] == "request_closed"
+
+
+def test_technicians_do_not_cancel():
+    from fieldwork_common.errors import Forbidden
+    with pytest.raises(Forbidden):
+        rules.check_cancel("technician", "new", False, "x")
+
+
+def test_a_request_reopens_within_its_days_with_a_reason():
+    from datetime import datetime, timedelta, timezone
+    closed = datetime(2026, 3, 1, 12, tzinfo=timezone.utc)
+    assert rules.check_reopen("closed", closed, closed + timedelta(days=30), 30, "Encore") == "Encore"
+    with pytest.raises(Refused) as caught:
+        rules.check_reopen("cancelled", closed, closed + timedelta(days=30, seconds=1), 30, "x")
+    assert caught.value.details["rule"] == "reopen_window_passed"
+    with pytest.raises(InvalidInput):
+        rules.check_reopen("closed", closed, closed, 30, None)
+    with pytest.raises(Refused) as caught:
+        rules.check_reopen("in_progress", None, closed, 30, "x")
+    assert caught.value.details["rule"] == "request_open"
+    # zero days: only at the very moment of closing
+    assert rules.check_reopen("closed", closed, closed, 0, "x") == "x"
+
+
+@pytest.mark.parametrize("values", [{"reopen_days": -1}, {"reopen_days": 3651},
+                                    {"reopen_days": True}, {"reopen_days": "7"},
+                                    {"auto_close_days": 3}])
+def test_settings_are_checked(values):
+    with pytest.raises(InvalidInput):
+        rules.check_settings(values)
+
+
+def test_settings_within_bounds_pass():
+    assert rules.check_settings({"reopen_days": 0}) == {"reopen_days": 0}
+    assert rules.check_settings({"reopen_days": 3650}) == {"reopen_days": 3650}

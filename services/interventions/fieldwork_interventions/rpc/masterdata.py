@@ -22,6 +22,7 @@ from fieldwork_common.errors import Conflict, Forbidden, InvalidInput
 from fieldwork_common.pagination import page
 from fieldwork_common.serialize import as_dict
 
+from fieldwork_interventions.changes import CLIENT_CONTACT, COMPANY_CONTACT
 from fieldwork_interventions.domain import masterdata as md
 from fieldwork_interventions.domain import rules
 from fieldwork_interventions.access import (
@@ -658,6 +659,17 @@ class MasterData:
                 found[field] = {"id": record, "company_id": getattr(row, "company_id", None),
                                 "client_id": getattr(row, "client_id", None)}
         return found
+
+    @rpc
+    def contacts_of(self, client_id):
+        """A client the caller may see (404 otherwise, as `resolve`), with its
+        company, as another service's events carry them for the emails
+        (event-carried state): `{client: {id, name, email, locale},
+        company: {id, name, email, phone, address}}`."""
+        with self.db.session() as session:
+            client = resolve(session, self.principal, "client", client_id, "client_id")
+            return {"client": as_dict(client, CLIENT_CONTACT),
+                    "company": as_dict(session.get(Company, client.company_id), COMPANY_CONTACT)}
 
     # --- settings ------------------------------------------------------------------
 

@@ -8,8 +8,12 @@ status follows its latest action, a message to the end customer with a
 status (in progress, planned, closed); internal notes carry no status.
 
     new ──action──► in_progress / planned / closed   (the latest action's status)
+    new ──cancel (the client, before anything happened; staff with a reason)──► cancelled
+    closed / cancelled ──reopen (within reopen_days, with a reason)──► in_progress
 """
-from fieldwork_common.errors import InvalidInput, refuse
+from datetime import timedelta
+
+from fieldwork_common.errors import Forbidden, InvalidInput, refuse
 
 SOURCES = ("portal", "field", "phone", "email", "other")
 STAFF_SOURCES = ("phone", "email", "other")
@@ -17,6 +21,10 @@ STATUSES = ("new", "in_progress", "planned", "closed", "cancelled")
 ACTION_STATUSES = ("in_progress", "planned", "closed")
 CHANNELS = ("email", "phone", "portal", "other")
 MAX_TEXT = 5000
+#: the fields staff may change after creation (PATCH /requests/{id})
+EDITABLE = ("type_id", "symptom", "description", "site_id")
+#: a company's settings until it sets its own
+DEFAULT_SETTINGS = {"reopen_days": 30}
 
 
 def source_for(role, source=None):
@@ -64,3 +72,42 @@ def check_action(current_status, status, channel=None):
         raise refuse("request_closed", f"This request is {current_status}: reopen it first.",
                      status=409, request_status=current_status)
     return status
+
+
+def check_cancel(role, status, has_actions, reason):
+    """The client cancels its request while nothing happened yet (still
+    new, no action); staff cancel an open request with a reason."""
+    if status in ("closed", "cancelled"):
+        raise refuse("request_closed", f"This request is {status} already.", status=409,
+                     request_status=status)
+    if role == "client":
+        if status != "new" or has_actions:
+            raise refuse("cancel_too_late", "Customer service is handling this request: ask "
+                         "them to cancel it.", status=409, request_status=status)
+        return text(reason, "reason", limit=2000)
+    if role == "technician":
+        raise Forbidden("Technicians do not cancel requests.")
+    return text(reason, "reason", required=True, limit=2000)
+
+
+def check_reopen(status, closed_at, now, reopen_days, reason):
+    """A closed or cancelled request reopens within `reopen_days` of its
+    closing, with a reason."""
+    if status not in ("closed", "cancelled"):
+        raise refuse("request_open", "This request is open.", status=409, request_status=status)
+    until = closed_at + timedelta(days=reopen_days)
+    if now > until:
+        raise refuse("reopen_window_passed", f"A request reopens within {reopen_days} days of "
+                     "its closing: create a new one.", status=409, until=until.isoformat())
+    return text(reason, "reason", required=True, limit=2000)
+
+
+def check_settings(values):
+    out = {}
+    for name, value in values.items():
+        if name not in DEFAULT_SETTINGS:
+            raise InvalidInput(f"Unknown setting {name}.", {"field": name})
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3650:
+            raise InvalidInput(f"{name} is a number of days from 0 to 3650.", {"field": name})
+        out[name] = value
+    return out

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from fieldwork_common.commands import command
-from fieldwork_common.errors import Conflict, InvalidInput, NotFound
+from fieldwork_common.envelope import rfc3339
+from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, refuse
 from fieldwork_common.pagination import page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
@@ -19,7 +20,7 @@ from fieldwork_requests.access import (company_scope, is_staff, request_scope, r
                                        require_staff, sees_company, visible_request, with_ids)
 from fieldwork_requests.domain import requests as rules
 from fieldwork_requests.models import (Request, RequestAction, RequestCounter, RequestHistory,
-                                       RequestType)
+                                       RequestSettings, RequestType)
 
 TYPE_FIELDS = ("id", "company_id", "label", "position", "active", "created_at", "version")
 REQUEST_FIELDS = ("id", "company_id", "client_id", "number", "type_id", "source", "symptom",
@@ -28,6 +29,13 @@ REQUEST_FIELDS = ("id", "company_id", "client_id", "number", "type_id", "source"
 ACTION_FIELDS = ("id", "request_id", "status", "message", "channel", "internal", "by", "by_role",
                  "at")
 HISTORY_FIELDS = ("id", "kind", "details", "by", "by_role", "at")
+#: every request event: the request, its type, the contacts the emails need, who did it
+EVENT_COMMON = REQUEST_FIELDS + ("type", "company", "client", "at", "by", "by_role")
+#: what each event adds (docs/asyncapi.yaml, docs/events.md)
+EVENT_OWN = {"request.created": (), "request.updated": ("changes",),
+             "request.action_added": ("action", "previous_status"),
+             "request.closed": ("outcome", "reason", "action"),
+             "request.reopened": ("reason", "previous_status")}
 
 
 def now():
@@ -141,13 +149,9 @@ class Requests:
             client_id = client_id or p.client_id
         if client_id is None:
             raise InvalidInput("Name the request's client.", {"client_id": "required"})
-        wanted = {"client_id": ["client", client_id]}
-        if site_id is not None:
-            wanted["site_id"] = ["site", site_id]
-        found = self.interventions.resolve_references(references=wanted)
-        company_id = found["client_id"]["company_id"]
-        if site_id is not None and found["site_id"]["client_id"] != client_id:
-            raise InvalidInput("This site is not the client's.", {"site_id": site_id})
+        contacts = self.interventions.contacts_of(client_id=client_id)
+        company_id = contacts["company"]["id"]
+        self._check_site(site_id, client_id)
         s = uow.session
         kind = s.get(RequestType, type_id) if is_uuid(type_id) else None
         if kind is None or kind.company_id != company_id:
@@ -169,15 +173,36 @@ class Requests:
                           symptom=symptom, description=description, site_id=site_id,
                           status="new", created_by=by, created_by_role=role,
                           created_by_technician_id=p.technician_id if p.role == "technician"
-                          else None, created_at=at, updated_at=at, version=1)
+                          else None, created_at=at, updated_at=at, version=1, contacts=contacts)
         s.add(request)
         s.flush()
         self._history(s, request, "created", at, source=source, type_id=kind.id,
                       symptom=symptom, site_id=site_id)
         s.flush()
+        self._publish(uow, s, "request.created", request, at)
         return self._request_dict(s, request)
 
+    def _check_site(self, site_id, client_id):
+        """A site the caller may see, of the request's client (404, else 400)."""
+        if site_id is None:
+            return
+        found = self.interventions.resolve_references(references={"site_id": ["site", site_id]})
+        if found["site_id"]["client_id"] != client_id:
+            raise InvalidInput("This site is not the client's.", {"site_id": site_id})
+
+    def _publish(self, uow, s, event_type, request, at, **extra):
+        """The request as it stands, the contacts the emails need, who did it
+        and what this event adds (docs/events.md)."""
+        by, role = self._author()
+        data = self._request_dict(s, request)
+        data.update(company=(request.contacts or {}).get("company"),
+                    client=(request.contacts or {}).get("client"),
+                    at=rfc3339(at), by=by, by_role=role)
+        data.update({name: extra[name] for name in EVENT_OWN[event_type]})
+        uow.publish(event_type, request.id, data)
+
     def _request_dict(self, s, request):
+        """The request as the API answers it (its contacts stay inside)."""
         item = as_dict(request, REQUEST_FIELDS)
         kind = s.get(RequestType, request.type_id)
         item["type"] = {"id": kind.id, "label": kind.label}
@@ -247,7 +272,154 @@ class Requests:
         self._history(s, request, "action", at, action_id=action.id, status=status,
                       previous_status=previous, message=message, channel=channel)
         s.flush()
+        brief = {name: getattr(action, name) for name in ("id", "status", "message", "channel")}
+        brief["at"] = rfc3339(at)
+        self._publish(uow, s, "request.action_added", request, at, action=brief,
+                      previous_status=previous)
+        if status == "closed":
+            self._publish(uow, s, "request.closed", request, at, outcome="closed", reason=None,
+                          action=brief)
         return {**self._request_dict(s, request), "action": as_dict(action, ACTION_FIELDS)}
+
+    # --- changes, cancelling, reopening -------------------------------------------------
+
+    @rpc
+    @command
+    def update_request(self, uow, request_id, version, changes):
+        """Staff: the type, the symptom, the description, the site; each
+        change is in the history with its old and new value."""
+        require_staff(self.principal)
+        s = uow.session
+        request = visible_request(s, self.principal, request_id, lock=True)
+        _version(request, version)
+        unknown = set(changes) - set(rules.EDITABLE)
+        if unknown:
+            raise InvalidInput("These fields cannot be changed.", {"fields": sorted(unknown)})
+        if request.status in ("closed", "cancelled"):
+            raise refuse("request_closed", f"This request is {request.status}: reopen it "
+                               "first.", status=409, request_status=request.status)
+        if changes.get("type_id") is not None:
+            kind = s.get(RequestType, changes["type_id"]) if is_uuid(changes["type_id"]) else None
+            if kind is None or kind.company_id != request.company_id:
+                raise NotFound("Request type not found.", {"type_id": changes["type_id"]})
+            if not kind.active:
+                raise InvalidInput("This request type is no longer offered.",
+                                   {"type_id": changes["type_id"]})
+        elif "type_id" in changes:
+            raise InvalidInput("A request keeps a type.", {"type_id": "required"})
+        if changes.get("site_id") is not None:
+            self._check_site(changes["site_id"], request.client_id)
+        values = {}
+        for name, value in changes.items():
+            if name == "symptom":
+                value = rules.text(value, "symptom", limit=2000)
+            elif name == "description":
+                value = rules.text(value, "description")
+            values[name] = value
+        done = {name: {"from": getattr(request, name), "to": value}
+                for name, value in values.items() if getattr(request, name) != value}
+        if not done:
+            return self._request_dict(s, request)
+        at = now()
+        for name, change in done.items():
+            setattr(request, name, change["to"])
+        request.updated_at = at
+        request.version += 1
+        s.flush()
+        self._history(s, request, "changed", at, changes=done)
+        s.flush()
+        self._publish(uow, s, "request.updated", request, at, changes=done)
+        return self._request_dict(s, request)
+
+    @rpc
+    @command
+    def cancel_request(self, uow, request_id, reason=None, version=None):
+        """The client while nothing happened yet; staff with a reason."""
+        p = self.principal
+        s = uow.session
+        request = visible_request(s, p, request_id, lock=True)
+        _version(request, version)
+        has_actions = s.scalar(sa.select(sa.func.count()).select_from(RequestAction).where(
+            RequestAction.request_id == request.id, sa.not_(RequestAction.internal))) > 0
+        reason = rules.check_cancel(p.role, request.status, has_actions, reason)
+        at = now()
+        previous = request.status
+        request.status, request.closed_at, request.updated_at = "cancelled", at, at
+        request.version += 1
+        s.flush()
+        self._history(s, request, "cancelled", at, previous_status=previous, reason=reason)
+        s.flush()
+        self._publish(uow, s, "request.closed", request, at, outcome="cancelled", reason=reason,
+                      action=None)
+        return self._request_dict(s, request)
+
+    @rpc
+    @command
+    def reopen_request(self, uow, request_id, reason, version=None):
+        """Staff or the client, within the company's reopen_days of its closing."""
+        p = self.principal
+        if p.role == "technician":
+            raise Forbidden("Technicians do not reopen requests.")
+        s = uow.session
+        request = visible_request(s, p, request_id, lock=True)
+        _version(request, version)
+        settings = self._settings(s, request.company_id)
+        at = now()
+        reason = rules.check_reopen(request.status, request.closed_at, at,
+                                    settings["reopen_days"], reason)
+        previous = request.status
+        request.status, request.closed_at, request.updated_at = "in_progress", None, at
+        request.version += 1
+        s.flush()
+        self._history(s, request, "reopened", at, previous_status=previous, reason=reason)
+        s.flush()
+        self._publish(uow, s, "request.reopened", request, at, reason=reason,
+                      previous_status=previous)
+        return self._request_dict(s, request)
+
+    # --- settings ---------------------------------------------------------------------
+
+    def _settings(self, s, company_id):
+        row = s.get(RequestSettings, company_id)
+        return {**rules.DEFAULT_SETTINGS,
+                **({"reopen_days": row.reopen_days} if row is not None else {})}
+
+    def _settings_dict(self, s, company_id):
+        row = s.get(RequestSettings, company_id)
+        return {"company_id": company_id, **self._settings(s, company_id),
+                "version": row.version if row is not None else 0,
+                "updated_at": rfc3339(row.updated_at) if row is not None else None}
+
+    @rpc
+    def get_request_settings(self, company_id=None):
+        require_staff(self.principal)
+        company_id = self._type_company(company_id)
+        with self.db.session() as s:
+            return self._settings_dict(s, company_id)
+
+    @rpc
+    @command
+    def set_request_settings(self, uow, values, company_id=None, version=None):
+        """Admins of the company; `version` is the one read (0 when none was stored)."""
+        require_admin(self.principal)
+        company_id = self._type_company(company_id)
+        values = rules.check_settings(values)
+        s = uow.session
+        row = s.get(RequestSettings, company_id, with_for_update=True)
+        current = row.version if row is not None else 0
+        if version is not None and version != current:
+            raise Conflict("The settings changed since you read them.",
+                           {"expected_version": version, "current_version": current})
+        if row is None:
+            row = RequestSettings(company_id=company_id, version=0,
+                                  **{**rules.DEFAULT_SETTINGS, **values})
+            s.add(row)
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.version = current + 1
+        row.updated_at, row.updated_by = now(), self._author()[0]
+        s.flush()
+        return self._settings_dict(s, company_id)
 
     @rpc
     @command

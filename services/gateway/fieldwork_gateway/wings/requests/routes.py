@@ -8,6 +8,8 @@ from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version
 from fieldwork_gateway.wings.requests import schemas
 
 TAG = "requests"
+#: who cancels and reopens: staff, and the request's client (never a technician)
+STAFF_AND_CLIENTS = ("admin", "manager", "client")
 #: the filters that name master data, resolved by interventions in the caller's scope
 REFERENCES = {"company_id": "company", "client_id": "client"}
 
@@ -97,3 +99,44 @@ def request_history(request_id, query):
     """Every creation, action and note with who and when; never editable.
     Internal notes for staff only."""
     return call("requests", "request_history", request_id=request_id, **query)
+
+
+@api.route("/requests/<request_id>", "PATCH", summary="Change a request's type, symptom, "
+           "description or site", roles=STAFF, body=schemas.RequestPatch,
+           response=schemas.Request, tag=TAG, errors={409: "request_closed"})
+def update_request(request_id, body):
+    """Each change is in the history with its old and new value. Publishes request.updated."""
+    version = expected_version(body.pop("version", None))
+    return with_etag(call("requests", "update_request", request_id=request_id, version=version,
+                          changes=body))
+
+
+@api.route("/requests/<request_id>/cancel", "POST", summary="Cancel a request",
+           roles=STAFF_AND_CLIENTS,
+           body=schemas.RequestCancelIn, response=schemas.Request, tag=TAG,
+           errors={409: "request_closed, cancel_too_late"})
+def cancel_request(request_id, body):
+    """Its client while nothing happened yet (still new, no action); staff
+    with a reason. Publishes request.closed (outcome cancelled)."""
+    return with_etag(call("requests", "cancel_request", request_id=request_id, **body))
+
+
+@api.route("/requests/<request_id>/reopen", "POST", summary="Reopen a closed or cancelled request",
+           roles=STAFF_AND_CLIENTS, body=schemas.RequestReopenIn, response=schemas.Request, tag=TAG,
+           errors={409: "request_open, reopen_window_passed"})
+def reopen_request(request_id, body):
+    """Staff or its client, within the company's reopen_days of its closing,
+    with a reason; it is in progress again. Publishes request.reopened."""
+    return with_etag(call("requests", "reopen_request", request_id=request_id, **body))
+
+
+@api.route("/request-settings", "GET", summary="The request settings of a company", roles=STAFF,
+           query=schemas.RequestSettingsQuery, response=schemas.RequestSettings, tag=TAG)
+def get_request_settings(query):
+    return call("requests", "get_request_settings", **_resolved(query))
+
+
+@api.route("/request-settings", "PUT", summary="Set the request settings of a company",
+           roles=ADMIN, body=schemas.RequestSettingsIn, response=schemas.RequestSettings, tag=TAG)
+def set_request_settings(body):
+    return call("requests", "set_request_settings", **_resolved(body))

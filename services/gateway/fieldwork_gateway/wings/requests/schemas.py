@@ -133,3 +133,44 @@ class RequestHistoryEntry(Schema):
 
 
 HistoryList = page_of(RequestHistoryEntry, "RequestHistoryList")
+
+
+class RequestPatch(Schema):
+    type_id = Id()
+    symptom = text(2000, allow_none=True)
+    description = text(5000, allow_none=True)
+    site_id = Id(allow_none=True)
+    version = version_field()
+
+
+class RequestCancelIn(Schema):
+    reason = text(2000, metadata={"description": "required for staff"})
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class RequestReopenIn(Schema):
+    reason = text(2000, required=True)
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class RequestSettingsQuery(Schema):
+    company_id = Id()
+
+
+class RequestSettingsValues(Schema):
+    reopen_days = fields.Integer(validate=validate.Range(min=0, max=3650), metadata={
+        "description": "a closed or cancelled request may be reopened this many days (30)"})
+
+
+class RequestSettingsIn(Schema):
+    company_id = Id(metadata={"description": "default the admin's company"})
+    values = fields.Nested(RequestSettingsValues, required=True)
+    version = fields.Integer(validate=validate.Range(min=0), metadata={
+        "description": "the version you read (0 when none was stored)"})
+
+
+class RequestSettings(Schema):
+    company_id = Id()
+    reopen_days = fields.Integer()
+    version = fields.Integer()
+    updated_at = fields.DateTime(allow_none=True)
