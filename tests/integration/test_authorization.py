@@ -226,6 +226,27 @@ TABLE = {
     ("POST", "/requests/<request_id>/reopen"): ({A, M, C}, "request", lambda w: {"reason": "x"}),
     ("GET", "/request-settings"): ({A, M}, None, None),
     ("PUT", "/request-settings"): ({A}, None, None),
+    ("POST", "/requests/<request_id>/equipment"): (
+        ALL, "request", lambda w: {"equipment_id": w["equipment"]["id"]}),
+    ("GET", "/requests/<request_id>/equipment"): (ALL, "request", None),
+    ("PATCH", "/requests/<request_id>/equipment/<line_id>"): (
+        ALL, "request", lambda w: {"symptom": "x"}),
+    ("DELETE", "/requests/<request_id>/equipment/<line_id>"): (ALL, "request", None),
+    ("POST", "/requests/<request_id>/documents"): (
+        ALL, "request", lambda w: {"file_id": w["file"]["id"]}),
+    ("GET", "/requests/<request_id>/documents"): (ALL, "request", None),
+    ("POST", "/requests/<request_id>/interventions"): (
+        {A, T}, "request", lambda w: {"type_id": str(uuid.uuid4()), "location": "workshop"}),
+    ("GET", "/requests/<request_id>/interventions"): (ALL, "request", None),
+    ("POST", "/requests/<request_id>/equipment-returns"): (
+        {A, M}, "request", lambda w: {"equipment_id": w["equipment"]["id"],
+                                      "destination": "workshop"}),
+    ("GET", "/requests/<request_id>/equipment-returns"): (ALL, "request", None),
+    ("GET", "/equipment-returns/<return_id>"): (ALL, "equipment_return", None),
+    ("POST", "/equipment-returns/<return_id>/state"): (
+        {A, M}, "equipment_return", lambda w: {"state": "received"}),
+    ("POST", "/equipment-returns/<return_id>/interventions"): (
+        {A, T}, "equipment_return", lambda w: {"type_id": str(uuid.uuid4())}),
 }
 
 
@@ -354,15 +375,35 @@ def foreign(world, admin):
             "clocking": clocking, **requested(admin, company, client)}
 
 
-def requested(admin, company, client):
-    """A request type of the company and a request of its client (typed by staff)."""
+def requested(admin, company, client, equipment=None):
+    """A request type of the company and a request of its client (typed by
+    staff), with `equipment` of the client on it when given."""
     kind = admin.post("/request-types", {"label": f"Panne {uuid.uuid4().hex[:6]}",
                                          "company_id": company["id"]})
     assert kind.status_code == 201, kind.text
     request = admin.post("/requests", {"type_id": kind.json()["id"], "client_id": client["id"],
                                        "source": "phone"})
     assert request.status_code == 201, request.text
-    return {"request_type": kind.json(), "request": request.json()}
+    if equipment is not None:
+        line = admin.post(f"/requests/{request.json()['id']}/equipment",
+                          {"equipment_id": equipment["id"]})
+        assert line.status_code == 201, line.text
+        request = admin.get(f"/requests/{request.json()['id']}")
+    returned = admin.post(f"/requests/{request.json()['id']}/equipment-returns", {
+        "equipment_id": (equipment or _equipment_of(admin, client))["id"],
+        "destination": "workshop"})
+    assert returned.status_code == 201, returned.text
+    received = admin.post(f"/equipment-returns/{returned.json()['id']}/state", {"state": "received"})
+    assert received.status_code == 200, received.text
+    request = admin.get(f"/requests/{request.json()['id']}")
+    return {"request_type": kind.json(), "request": request.json(),
+            "equipment_return": received.json()}
+
+
+def _equipment_of(admin, client):
+    made = admin.post("/equipment", {"client_id": client["id"], "kind": "boiler"})
+    assert made.status_code == 201, made.text
+    return made.json()
 
 
 def incident_of(admin, company, home, visit):
@@ -453,7 +494,8 @@ TABLES = {"intervention": ("interventions", "interventions"),
           "clocking": ("timeclock", "clockings"),
           "incident_reason": ("timeclock", "incident_reasons"),
           "incident": ("timeclock", "incidents"), "conversation": ("timeclock", "conversations"),
-          "request_type": ("requests", "request_types"), "request": ("requests", "requests")}
+          "request_type": ("requests", "request_types"), "request": ("requests", "requests"),
+          "equipment_return": ("requests", "equipment_returns")}
 
 
 def _fingerprint(service_db, kind, object_id):
@@ -551,6 +593,14 @@ REFERENCES = {
     ("PATCH", "/requests/<request_id>"): {"type_id": "request_type", "site_id": "site"},
     ("GET", "/request-settings"): {"company_id": "company"},
     ("PUT", "/request-settings"): {"company_id": "company"},
+    ("POST", "/requests/<request_id>/equipment"): {"equipment_id": "equipment"},
+    ("POST", "/requests/<request_id>/documents"): {"file_id": "file"},
+    ("POST", "/requests/<request_id>/interventions"): {
+        "type_id": SHARED, "technician_id": "technician", "site_id": "site",
+        "contract_id": "contract", "equipment_id": "equipment"},
+    ("POST", "/requests/<request_id>/equipment-returns"): {"equipment_id": "equipment"},
+    ("POST", "/equipment-returns/<return_id>/interventions"): {
+        "type_id": SHARED, "technician_id": "technician", "contract_id": "contract"},
 }
 
 # Where a role is refused for another reason than B's object, before that
@@ -635,7 +685,7 @@ def two_companies(world, admin):
                 "visit": future, "past_visit": past, "done_visit": declared.json(),
                 "visit_reason": reason, "clocking": clocking,
                 "incident_reason": incident_reason, "current_visit": current,
-                "incident": incident, **requested(admin, company, client),
+                "incident": incident, **requested(admin, company, client, equipment),
                 "logins": {"company_admin": world.login_for("admin", company_id=company["id"]),
                            M: world.login_for("manager", company_id=company["id"]),
                            T: world.login_for("technician", technician_id=technician["id"]),
@@ -730,6 +780,22 @@ def valid_request(method, rule, a):
     elif (method, rule) == ("PATCH", "/requests/<request_id>"):
         path = rule.replace("<request_id>", a["request"]["id"])
         body = {"symptom": "Fuite", "version": a["request"]["version"]}
+    elif (method, rule) == ("POST", "/requests/<request_id>/equipment"):
+        path = rule.replace("<request_id>", a["request"]["id"])
+        body = {"symptom": "Bruit"}
+    elif (method, rule) == ("POST", "/requests/<request_id>/documents"):
+        path = rule.replace("<request_id>", a["request"]["id"])
+        body = {"visible_to_client": True}
+    elif (method, rule) == ("POST", "/requests/<request_id>/interventions"):
+        path = rule.replace("<request_id>", a["request"]["id"])
+        body = {"type_id": a["type_id"], "location": "workshop",
+                "technician_id": a["technician"]["id"]}
+    elif (method, rule) == ("POST", "/requests/<request_id>/equipment-returns"):
+        path = rule.replace("<request_id>", a["request"]["id"])
+        body = {"destination": "workshop"}
+    elif (method, rule) == ("POST", "/equipment-returns/<return_id>/interventions"):
+        path = rule.replace("<return_id>", a["equipment_return"]["id"])
+        body = {"type_id": a["type_id"], "technician_id": a["technician"]["id"]}
     elif (method, rule) == ("PUT", "/request-settings"):
         body = {"values": {"reopen_days": 10}}
     elif (method, rule) == ("POST", "/visit-reasons"):
@@ -777,13 +843,19 @@ WRITES = {"/interventions": ("interventions", "interventions"),
           "/timeclock": ("timeclock", "clocking_settings"),
           "/incident-reasons": ("timeclock", "incident_reasons"),
           "/request-types": ("requests", "request_types"), "/requests": ("requests", "requests"),
-          "/request-settings": ("requests", "request_settings")}
+          "/request-settings": ("requests", "request_settings"),
+          "/equipment-returns": ("requests", "equipment_returns")}
 WRITES_OF_ROUTE = {("POST", "/interventions/<intervention_id>/attachments"): (
     "interventions", "intervention_attachments"),
     ("POST", "/interventions/<intervention_id>/visits"): ("interventions", "visits"),
     ("POST", "/visits/<visit_id>/clockings"): ("timeclock", "clockings"),
     ("POST", "/visits/<visit_id>/incidents"): ("timeclock", "incidents"),
-    ("POST", "/conversations/<conversation_id>/messages"): ("timeclock", "messages")}
+    ("POST", "/conversations/<conversation_id>/messages"): ("timeclock", "messages"),
+    ("POST", "/requests/<request_id>/equipment"): ("requests", "request_equipment"),
+    ("POST", "/requests/<request_id>/documents"): ("requests", "request_documents"),
+    ("POST", "/requests/<request_id>/interventions"): ("interventions", "interventions"),
+    ("POST", "/requests/<request_id>/equipment-returns"): ("requests", "equipment_returns"),
+    ("POST", "/equipment-returns/<return_id>/interventions"): ("interventions", "interventions")}
 
 
 def stored(service_db, method, rule):

@@ -391,7 +391,8 @@ def _exercise_timeclock(world, admin):
 
 def _exercise_requests(world, admin):
     """The request events (requests), through the gateway: created by the
-    client, changed, answered, closed, reopened, then cancelled by staff."""
+    client, changed, answered, closed, reopened, an equipment return through
+    its life, then cancelled by staff."""
     company = world.company()
     client = world.client(company)
     customer = world.login_for("client", client_id=client["id"])
@@ -405,11 +406,19 @@ def _exercise_requests(world, admin):
     _ok(admin.post(f"/requests/{request['id']}/actions", {
         "status": "closed", "message": "Réglé par téléphone.", "version": answered["version"]}), 201)
     _ok(customer.post(f"/requests/{request['id']}/reopen", {"reason": "La fuite reprend"}))
+    equipment = world.equipment(client)
+    returned = _ok(admin.post(f"/requests/{request['id']}/equipment-returns", {
+        "equipment_id": equipment["id"], "destination": "supplier", "supplier": "Saunier"}), 201)
+    received = _ok(admin.post(f"/equipment-returns/{returned['id']}/state", {"state": "received"}))
+    _ok(admin.post(f"/equipment-returns/{returned['id']}/state", {
+        "state": "sent_back", "version": received["version"]}))
+    _ok(admin.post(f"/equipment-returns/{returned['id']}/state", {"state": "closed"}))
     _ok(admin.post(f"/requests/{request['id']}/cancel", {"reason": "Doublon"}))
     assert changed["type_id"] == other["id"]
     return {(event, request["id"]) for event in (
         "request.created", "request.updated", "request.action_added", "request.closed",
-        "request.reopened")}
+        "request.reopened")} | {("equipment_return.created", returned["id"]),
+                                ("equipment_return.updated", returned["id"])}
 
 
 def _answer_the_survey(smtp, recipient):
@@ -562,6 +571,8 @@ def test_documented_request_fields_are_those_requests_builds(contract):
     from fieldwork_requests.rpc import requests
 
     built = {event: set(requests.EVENT_COMMON + own) for event, own in requests.EVENT_OWN.items()}
+    built["equipment_return.created"] = built["equipment_return.updated"] = set(
+        requests.RETURN_FIELDS + requests.RETURN_EVENT_EXTRAS)
     assert set(contract.channels("requests")) == set(built)
     for event_type, fields in built.items():
         message = contract.resolve(contract.message_ref(event_type))

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from conftest import ok, refused
+from conftest import ok, refused, text_of
 from fieldwork_common.db import engine_url
+from fieldwork_common.testing.waiting import wait_until
 
 
 class Desk:
@@ -308,3 +309,167 @@ def test_reopening_within_the_company_s_days_with_a_reason(desk, closed_days_ago
     refused(desk.worker.post(path + "/reopen", {"reason": "Encore"}), 403, "forbidden")
     kinds = [h["kind"] for h in ok(desk.manager.get(path + "/history"))["items"]]
     assert kinds == ["created", "action", "reopened", "action"]
+
+
+# --- equipment, documents, interventions ------------------------------------------------
+
+def test_equipment_lines_existing_or_new_with_their_symptom(world, desk, service_db):
+    request = ok(desk.create(as_user=desk.client_user, symptom="Ne démarre plus"), 201)
+    path = f"/requests/{request['id']}/equipment"
+    own = world.equipment(desk.client)
+    line = ok(desk.client_user.post(path, {"equipment_id": own["id"], "symptom": "Voyant rouge"}), 201)
+    refused(desk.client_user.post(path, {"equipment_id": own["id"]}), 409, "conflict")
+    # another client's equipment (same company, another company), nothing or both
+    refused(desk.manager.post(path, {"equipment_id": world.equipment(desk.other_client)["id"]}),
+            400, "invalid_input")
+    refused(desk.manager.post(path, {"equipment_id": world.equipment(
+        world.client(world.company()))["id"]}), 404, "not_found")
+    refused(desk.manager.post(path, {}), 400, "invalid_input")
+    # a new equipment: created by the interventions service, for those it lets (admins)
+    new = ok(desk.admin.post(path, {"equipment": {"kind": "boiler", "brand": "Saunier",
+                                                  "serial_number": "SD-1"}}), 201)
+    assert ok(desk.admin.get(f"/equipment/{new['equipment_id']}"))["client_id"] == desk.client["id"]
+    refused(desk.client_user.post(path, {"equipment": {"kind": "boiler"}}), 403, "forbidden")
+    symptom = ok(desk.manager.request("PATCH", f"{path}/{line['id']}", json={"symptom": "Bip"}))
+    assert symptom["symptom"] == "Bip"
+    ok(desk.manager.request("DELETE", f"{path}/{new['id']}"))
+    refused(desk.manager.request("DELETE", f"{path}/{new['id']}"), 404, "not_found")
+    listed = ok(desk.client_user.get(path))["items"]
+    assert [(x["equipment_id"], x["symptom"]) for x in listed] == [(own["id"], "Bip")]
+    kinds = [h["kind"] for h in ok(desk.manager.get(f"/requests/{request['id']}/history"))["items"]]
+    assert kinds == ["created", "equipment_added", "equipment_added", "equipment_symptom",
+                     "equipment_removed"]
+    # another client of the company never sees the lines
+    refused(desk.other_user.get(path), 404, "not_found")
+
+
+def test_documents_staff_choose_what_the_client_sees(world, desk):
+    request = ok(desk.create(as_user=desk.client_user), 201)
+    path = f"/requests/{request['id']}/documents"
+    internal = world.file(as_user=desk.manager, company_id=desk.company["id"])
+    shared = world.file(as_user=desk.manager, company_id=desk.company["id"])
+    mine = world.file(as_user=desk.client_user)
+    ok(desk.manager.post(path, {"file_id": internal["id"]}), 201)
+    ok(desk.manager.post(path, {"file_id": shared["id"], "visible_to_client": True}), 201)
+    assert ok(desk.client_user.post(path, {"file_id": mine["id"], "visible_to_client": False}),
+              201)["visible_to_client"] is True
+    refused(desk.manager.post(path, {"file_id": shared["id"]}), 409, "conflict")
+    foreign = world.file(company_id=world.company()["id"])
+    refused(desk.manager.post(path, {"file_id": foreign["id"]}), 404, "not_found")
+    assert {d["file_id"] for d in ok(desk.client_user.get(path))["items"]} == {shared["id"],
+                                                                            mine["id"]}
+    assert len(ok(desk.manager.get(path))["items"]) == 3
+    client_history = ok(desk.client_user.get(f"/requests/{request['id']}/history"))["items"]
+    assert [h["details"].get("file_id") for h in client_history if h["kind"] == "document_added"] \
+        == [shared["id"], mine["id"]]
+
+
+def test_an_intervention_from_a_request_carries_its_equipment_and_its_state_follows(world, desk):
+    request = ok(desk.create(as_user=desk.client_user, symptom="Écran noir"), 201)
+    path = f"/requests/{request['id']}"
+    refused(desk.admin.post(path + "/interventions", {
+        "type_id": world.intervention_type("workshop")["id"], "location": "workshop",
+        "technician_id": desk.technician["id"]}), 400, "invalid_input")       # no equipment yet
+    laptop = world.equipment(desk.client)
+    ok(desk.client_user.post(path + "/equipment", {"equipment_id": laptop["id"],
+                                                   "symptom": "Après une chute"}), 201)
+    workshop = world.intervention_type("workshop")
+    refused(desk.manager.post(path + "/interventions", {"type_id": workshop["id"],
+                                                        "location": "workshop"}), 403, "forbidden")
+    made = ok(desk.admin.post(path + "/interventions", {
+        "type_id": workshop["id"], "location": "workshop",
+        "technician_id": desk.technician["id"]}), 201)
+    assert (made["equipment_id"], made["client_id"]) == (laptop["id"], desk.client["id"])
+    assert "Écran noir" in made["description"] and "Après une chute" in made["description"]
+    [link] = ok(desk.client_user.get(path + "/interventions"))["items"]
+    assert (link["intervention_id"], link["state"], link["step"]) == (made["id"], "open", "picked_up")
+    # the technician of the intervention now sees the request
+    assert ok(desk.worker.get(path))["id"] == request["id"]
+    # closing waits for the intervention
+    body = refused(desk.manager.post(path + "/actions", {"status": "closed", "message": "Fini"}),
+                   409, "open_children")
+    assert body["details"]["interventions"] == [made["id"]]
+    # the workshop moves it: the request sees its state change
+    world.walk_to(made, "awaiting_pickup", pickup_at="2030-12-02T10:30:00+01:00")
+    wait_until(lambda: ok(desk.manager.get(path + "/interventions"))["items"][0]["state"] == "closed",
+               message="the request follows its intervention")
+    [link] = ok(desk.manager.get(path + "/interventions"))["items"]
+    assert link["step"] == "awaiting_pickup"
+    events = [h for h in ok(desk.client_user.get(path + "/history"))["items"]
+              if h["kind"] == "intervention_event"]
+    assert events[-1]["details"]["state"] == "closed"
+    closed = ok(desk.manager.post(path + "/actions", {"status": "closed", "message": "Prêt"}), 201)
+    assert closed["status"] == "closed"
+    refused(desk.admin.post(path + "/interventions", {"type_id": workshop["id"],
+                                                      "location": "workshop"}), 409, "request_closed")
+
+
+def test_an_equipment_return_through_its_life_and_a_workshop_intervention_from_it(world, desk):
+    request = ok(desk.create(as_user=desk.client_user, symptom="Chaudière en panne"), 201)
+    path = f"/requests/{request['id']}"
+    boiler = world.equipment(desk.client)
+    refused(desk.manager.post(path + "/equipment-returns", {
+        "equipment_id": boiler["id"], "destination": "supplier"}), 400, "invalid_input")
+    refused(desk.manager.post(path + "/equipment-returns", {
+        "equipment_id": world.equipment(desk.other_client)["id"], "destination": "workshop"}),
+        400, "invalid_input")
+    refused(desk.client_user.post(path + "/equipment-returns", {
+        "equipment_id": boiler["id"], "destination": "workshop"}), 403, "forbidden")
+    returned = ok(desk.manager.post(path + "/equipment-returns", {
+        "equipment_id": boiler["id"], "destination": "workshop", "note": "Carte à tester"}), 201)
+    assert returned["state"] == "requested"
+    back = f"/equipment-returns/{returned['id']}"
+    refused(desk.admin.post(back + "/interventions", {
+        "type_id": world.intervention_type("workshop")["id"],
+        "technician_id": desk.technician["id"]}), 409, "return_not_ready")
+    refused(desk.manager.post(back + "/state", {"state": "sent_back"}), 409, "invalid_transition")
+    received = ok(desk.manager.post(back + "/state", {"state": "received"}))
+    made = ok(desk.admin.post(back + "/interventions", {
+        "type_id": world.intervention_type("workshop")["id"],
+        "technician_id": desk.technician["id"]}), 201)
+    assert made["location"] == "workshop" and made["equipment_id"] == boiler["id"]
+    assert ok(desk.client_user.get(back))["intervention_id"] == made["id"]
+    links = ok(desk.manager.get(path + "/interventions"))["items"]
+    assert [x["intervention_id"] for x in links] == [made["id"]]
+    # the request waits for both the return and the intervention
+    body = refused(desk.manager.post(path + "/cancel", {"reason": "x"}), 409, "open_children")
+    assert body["details"]["equipment_returns"] == [returned["id"]]
+    assert body["details"]["interventions"] == [made["id"]]
+    refused(desk.manager.post(back + "/state", {"state": "sent_back",
+                                                "version": received["version"]}), 409, "conflict")
+    for state in ("sent_back", "closed"):
+        ok(desk.manager.post(back + "/state", {"state": state}))
+    world.walk_to(made, "delivered")
+    wait_until(lambda: ok(desk.manager.get(path + "/interventions"))["items"][0]["state"]
+               != "open", message="the request follows its intervention")
+    ok(desk.manager.post(path + "/actions", {"status": "closed", "message": "Réparée"}), 201)
+    assert [r["state"] for r in ok(desk.client_user.get(path + "/equipment-returns"))["items"]] \
+        == ["closed"]
+    refused(desk.other_user.get(back), 404, "not_found")
+    # never received: closed at once, with a note
+    other = ok(desk.create(client_id=desk.client["id"], source="phone"), 201)
+    spare = ok(desk.manager.post(f"/requests/{other['id']}/equipment-returns", {
+        "equipment_id": boiler["id"], "destination": "supplier", "supplier": "Saunier"}), 201)
+    refused(desk.manager.post(f"/equipment-returns/{spare['id']}/state", {"state": "closed"}),
+            400, "invalid_input")
+    assert ok(desk.manager.post(f"/equipment-returns/{spare['id']}/state", {
+        "state": "closed", "note": "Réparé sur place"}))["state"] == "closed"
+
+
+def test_the_client_is_emailed_the_acknowledgement_and_each_message(world, desk, smtp):
+    client = world.client(desk.company, locale="en")
+    user = world.login_for("client", client_id=client["id"])
+    request = ok(user.post("/requests", {"type_id": desk.breakdown["id"], "symptom": "No heat"}), 201)
+    ok(desk.manager.post(f"/requests/{request['id']}/notes", {"message": "Secret interne"}), 201)
+    ok(desk.manager.post(f"/requests/{request['id']}/actions", {
+        "status": "planned", "message": "A technician comes on Thursday."}), 201)
+
+    def both():
+        subjects = {m["Subject"]: m for m in smtp.to(client["email"])}
+        return subjects if len(subjects) >= 2 else None
+    subjects = wait_until(both, timeout=30, message="the two emails of the request")
+    assert f"Your request {request['number']} has been received" in subjects
+    [action] = [m for s, m in subjects.items() if s != f"Your request {request['number']} has been received"]
+    body = text_of(action)
+    assert "A technician comes on Thursday." in body and "Planned" in body
+    assert all("Secret interne" not in text_of(m) for m in smtp.to(client["email"]))

@@ -10,6 +10,9 @@ One nameko service, made of one mixin per source domain (DESIGN.md §6):
 - `handlers.incidents`: the emails of the incidents on a visit and of their
   conversations (declared, acknowledged, resolved, closed or cancelled, a
   new message);
+- `handlers.requests`: the emails of the customer requests to the end
+  customer (received, a message with the status, cancelled by the staff,
+  reopened);
 - `handlers.surveys`: satisfaction surveys (planned on delivery, cancelled
   by a reopening, sent when due, answered, summarised);
 - `handlers.accounts`: the account emails the gateway asks for (RPC);
@@ -30,13 +33,13 @@ from fieldwork_common.principal import CurrentPrincipal
 from fieldwork_common.rpc import RpcProxy
 
 from fieldwork_notifications import SERVICE_NAME, emails
-from fieldwork_notifications.handlers import (accounts, incidents, masterdata, surveys, visits,
-                                              workshop)
+from fieldwork_notifications.handlers import (accounts, incidents, masterdata, requests, surveys,
+                                              visits, workshop)
 
 
-class NotificationsService(workshop.Workshop, visits.Visits, incidents.Incidents, surveys.Surveys,
-                           accounts.Accounts, masterdata.MasterData, emails.EmailMachinery,
-                           operations.Operations):
+class NotificationsService(workshop.Workshop, visits.Visits, incidents.Incidents, requests.Requests,
+                           surveys.Surveys, accounts.Accounts, masterdata.MasterData,
+                           emails.EmailMachinery, operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_notifications:migrations")

@@ -11,7 +11,8 @@ from nameko.testing.services import worker_factory
 
 from fieldwork_common.testing.fakes import FakeDb
 from fieldwork_notifications import mailer
-from fieldwork_notifications.domain import accounts, emails, equipment, incidents, surveys, visits
+from fieldwork_notifications.domain import (accounts, emails, equipment, incidents, requests, surveys,
+                                            visits)
 from fieldwork_notifications.emails import stored_attachments
 from fieldwork_notifications.models import Email
 from fieldwork_notifications.service import NotificationsService
@@ -61,6 +62,19 @@ MESSAGE = {"id": "m0000000-0000-4000-8000-000000000000", "intervention_id": IID,
            "file_ids": ["f1"], "incident": {"id": "i", "state": "open",
                                             "reason": {"id": "r", "label": "Client absent"}},
            "company": COMPANY, "client": CLIENT, "technician": TECH}
+# a customer request event as the requests service publishes it
+REQUEST = {"id": "d0000000-0000-4000-8000-000000000000", "company_id": COMPANY["id"],
+           "client_id": CLIENT["id"], "number": "DEM-2026-000123", "type_id": "t",
+           "type": {"id": "t", "label": "Dépannage"}, "source": "portal",
+           "symptom": "Plus d'eau chaude", "description": "Depuis hier soir.\nLa chaudière clignote.",
+           "site_id": None, "status": "new", "created_by": "u1", "created_by_role": "client",
+           "created_by_technician_id": None, "created_at": "2026-03-03T13:30:00Z",
+           "updated_at": "2026-03-03T13:30:00Z", "closed_at": None, "version": 1,
+           "company": COMPANY, "client": CLIENT, "at": "2026-03-03T13:30:00Z", "by": "u1",
+           "by_role": "client"}
+REQUEST_ACTION = {"id": "a0000000-0000-4000-8000-000000000000", "status": "planned",
+                  "message": "Un technicien passera jeudi matin.", "channel": "email",
+                  "at": "2026-03-04T09:00:00Z"}
 
 
 def visible_text(html):
@@ -99,13 +113,26 @@ def every_email(locale):
                                                         "from_state": "open", "by": "u2",
                                                         "by_role": "manager",
                                                         "state_reason": "Repassage jeudi"})),
-            *incidents.on_conversation_message_posted(with_locale(MESSAGE))]
+            *incidents.on_conversation_message_posted(with_locale(MESSAGE)),
+            *requests.on_request_created(with_locale(REQUEST)),
+            *requests.on_request_action_added(with_locale({**REQUEST, "status": "planned",
+                                                           "action": REQUEST_ACTION,
+                                                           "previous_status": "new",
+                                                           "by": "u2", "by_role": "manager"})),
+            *requests.on_request_closed(with_locale({**REQUEST, "status": "cancelled",
+                                                     "outcome": "cancelled", "action": None,
+                                                     "reason": "Doublon", "by": "u2",
+                                                     "by_role": "manager"})),
+            *requests.on_request_reopened(with_locale({**REQUEST, "status": "in_progress",
+                                                       "reason": "Toujours en panne",
+                                                       "previous_status": "closed"}))]
 
 
 TEMPLATES = ("intervention_created", "awaiting_pickup", "delivered", "survey",
              "account_invitation", "password_reset", "visit_declared", "visit_disputed",
              "visit_to_settle", "visit_arbitrated", "visit_reminder", "incident_declared",
-             "incident_updated", "conversation_message")
+             "incident_updated", "conversation_message", "request_created", "request_action",
+             "request_cancelled", "request_reopened")
 
 
 def test_each_message_has_one_source_per_language_and_nothing_else():

@@ -1,13 +1,13 @@
 """Who sees which request (docs/requests.md): staff their company's (a
-platform admin every company's), a technician the requests it created, a
-client its own. A request outside the caller's scope does not exist for
+platform admin every company's), a technician the requests it created or
+that led to an intervention assigned to it, a client its own. A request outside the caller's scope does not exist for
 it: NotFound (404)."""
 import sqlalchemy as sa
 
 from fieldwork_common.errors import Forbidden, NotFound
 from fieldwork_common.serialize import is_uuid
 
-from fieldwork_requests.models import Request
+from fieldwork_requests.models import KnownIntervention, Request, RequestIntervention
 
 STAFF = ("admin", "manager")
 
@@ -25,7 +25,12 @@ def sees_company(principal, company_id):
 def request_scope(principal):
     """The SQL condition on Request of what the caller may see."""
     if principal.role == "technician":
-        return Request.created_by_technician_id == (principal.technician_id or "")
+        # those it created, and those that led to an intervention assigned to it
+        technician = principal.technician_id or ""
+        return sa.or_(Request.created_by_technician_id == technician, Request.id.in_(
+            sa.select(RequestIntervention.request_id).join(
+                KnownIntervention, KnownIntervention.id == RequestIntervention.intervention_id)
+            .where(KnownIntervention.technician_id == technician)))
     if principal.role == "client":
         return Request.client_id == (principal.client_id or "")
     if principal.is_platform_admin:

@@ -102,3 +102,61 @@ class RequestHistory(Base):
     by: Mapped[str]
     by_role: Mapped[str]
     at: Mapped[datetime] = instant()
+
+
+class RequestEquipment(Base):
+    """An equipment line of a request, with its own symptom; a removed line
+    stays (removed_at) for the history."""
+    __tablename__ = "request_equipment"
+    id: Mapped[str] = uuid_column(primary_key=True)
+    request_id: Mapped[str] = uuid_column(sa.ForeignKey("requests.id"))
+    equipment_id: Mapped[str] = uuid_column()
+    symptom: Mapped[str | None]
+    added_by: Mapped[str]
+    added_at: Mapped[datetime] = instant()
+    removed_at: Mapped[datetime | None] = instant(nullable=True)
+
+
+class RequestDocument(Base):
+    __tablename__ = "request_documents"
+    id: Mapped[str] = uuid_column(primary_key=True)
+    request_id: Mapped[str] = uuid_column(sa.ForeignKey("requests.id"))
+    file_id: Mapped[str] = uuid_column()
+    visible_to_client: Mapped[bool]
+    by: Mapped[str]
+    by_role: Mapped[str]
+    at: Mapped[datetime] = instant()
+
+
+class RequestIntervention(Base):
+    """An intervention created from a request, its state kept current from
+    the intervention events (never older than `version`)."""
+    __tablename__ = "request_interventions"
+    intervention_id: Mapped[str] = uuid_column(primary_key=True)
+    request_id: Mapped[str] = uuid_column(sa.ForeignKey("requests.id"))
+    location: Mapped[str]
+    state: Mapped[str]
+    step: Mapped[str | None]
+    version: Mapped[int]
+    created_at: Mapped[datetime] = instant()
+    updated_at: Mapped[datetime] = instant()
+
+
+class EquipmentReturn(Base):
+    """A return of the client's equipment (to the workshop or a supplier),
+    created from a request: requested → received → sent back → closed."""
+    __tablename__ = "equipment_returns"
+    id: Mapped[str] = uuid_column(primary_key=True)
+    request_id: Mapped[str] = uuid_column(sa.ForeignKey("requests.id"))
+    company_id: Mapped[str] = uuid_column()
+    client_id: Mapped[str] = uuid_column()
+    equipment_id: Mapped[str] = uuid_column()
+    destination: Mapped[str]
+    supplier: Mapped[str | None]
+    note: Mapped[str | None]
+    state: Mapped[str] = mapped_column(default="requested")
+    intervention_id: Mapped[str | None] = uuid_column(nullable=True)
+    created_by: Mapped[str]
+    created_at: Mapped[datetime] = instant()
+    updated_at: Mapped[datetime] = instant()
+    version: Mapped[int] = mapped_column(default=1)

@@ -126,3 +126,37 @@ def test_settings_are_checked(values):
 def test_settings_within_bounds_pass():
     assert rules.check_settings({"reopen_days": 0}) == {"reopen_days": 0}
     assert rules.check_settings({"reopen_days": 3650}) == {"reopen_days": 3650}
+
+
+# --- equipment returns ------------------------------------------------------------------
+
+def test_a_return_goes_to_the_workshop_or_a_named_supplier():
+    assert rules.check_destination("workshop", None) is None
+    assert rules.check_destination("workshop", "ignored") is None
+    assert rules.check_destination("supplier", "Saunier") == "Saunier"
+    for destination, supplier in (("supplier", None), ("supplier", "  "), ("home", None)):
+        with pytest.raises(InvalidInput):
+            rules.check_destination(destination, supplier)
+
+
+ALL_RETURN_MOVES = [(a, b) for a in rules.RETURN_STATES for b in rules.RETURN_STATES[1:]]
+
+
+@pytest.mark.parametrize("state,target", ALL_RETURN_MOVES)
+def test_every_move_of_a_return_against_the_table(state, target):
+    allowed = {("requested", "received"), ("received", "sent_back"), ("sent_back", "closed"),
+               ("requested", "closed")}
+    if (state, target) in allowed:
+        note = "Jamais reçu" if (state, target) == ("requested", "closed") else None
+        rules.check_return_move(state, target, note)
+    else:
+        with pytest.raises(Refused) as caught:
+            rules.check_return_move(state, target, "x")
+        assert caught.value.details["rule"] == "invalid_transition"
+
+
+def test_closing_a_return_never_received_needs_a_note():
+    with pytest.raises(InvalidInput):
+        rules.check_return_move("requested", "closed", None)
+    with pytest.raises(InvalidInput):
+        rules.check_return_move("received", "requested", None)

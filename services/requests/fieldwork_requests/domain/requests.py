@@ -111,3 +111,37 @@ def check_settings(values):
             raise InvalidInput(f"{name} is a number of days from 0 to 3650.", {"field": name})
         out[name] = value
     return out
+
+
+# --- equipment returns -------------------------------------------------------------------
+#
+#   requested ──receive──► received ──send back──► sent_back ──close──► closed
+#       └────────────────────── close (not needed after all, with a note) ──────┘
+
+RETURN_STATES = ("requested", "received", "sent_back", "closed")
+DESTINATIONS = ("workshop", "supplier")
+RETURN_MOVES = {("requested", "received"), ("received", "sent_back"), ("sent_back", "closed"),
+                ("requested", "closed")}
+
+
+def check_destination(destination, supplier):
+    """Where the equipment goes: our workshop, or a supplier (named)."""
+    if destination not in DESTINATIONS:
+        raise InvalidInput(f"destination is one of {', '.join(DESTINATIONS)}.",
+                           {"destination": destination})
+    supplier = text(supplier, "supplier", limit=200)
+    if destination == "supplier" and supplier is None:
+        raise InvalidInput("Name the supplier the equipment goes to.", {"supplier": "required"})
+    return supplier if destination == "supplier" else None
+
+
+def check_return_move(state, target, note):
+    if target not in RETURN_STATES[1:]:  # nothing goes back to requested
+        raise InvalidInput(f"state is one of {', '.join(RETURN_STATES[1:])}.", {"state": target})
+    if (state, target) not in RETURN_MOVES:
+        allowed = sorted(t for (f, t) in RETURN_MOVES if f == state)
+        raise refuse("invalid_transition", f"A return {state} cannot become {target}.",
+                     status=409, state=state, target=target, allowed=allowed)
+    if (state, target) == ("requested", "closed"):
+        return text(note, "note", required=True, limit=2000)
+    return text(note, "note", limit=2000)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from fieldwork_common.commands import command
+from fieldwork_common.consumer import event_handler
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, refuse
 from fieldwork_common.pagination import page
@@ -19,7 +20,9 @@ from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 from fieldwork_requests.access import (company_scope, is_staff, request_scope, require_admin,
                                        require_staff, sees_company, visible_request, with_ids)
 from fieldwork_requests.domain import requests as rules
-from fieldwork_requests.models import (Request, RequestAction, RequestCounter, RequestHistory,
+from fieldwork_requests.models import (EquipmentReturn, Request, RequestAction, RequestCounter,
+                                       RequestDocument,
+                                       RequestEquipment, RequestHistory, RequestIntervention,
                                        RequestSettings, RequestType)
 
 TYPE_FIELDS = ("id", "company_id", "label", "position", "active", "created_at", "version")
@@ -29,6 +32,15 @@ REQUEST_FIELDS = ("id", "company_id", "client_id", "number", "type_id", "source"
 ACTION_FIELDS = ("id", "request_id", "status", "message", "channel", "internal", "by", "by_role",
                  "at")
 HISTORY_FIELDS = ("id", "kind", "details", "by", "by_role", "at")
+EQUIPMENT_FIELDS = ("id", "request_id", "equipment_id", "symptom", "added_by", "added_at")
+DOCUMENT_FIELDS = ("id", "request_id", "file_id", "visible_to_client", "by", "by_role", "at")
+RETURN_FIELDS = ("id", "request_id", "company_id", "client_id", "equipment_id", "destination",
+                 "supplier", "note", "state", "intervention_id", "created_by", "created_at",
+                 "updated_at", "version")
+#: what the equipment_return events add to the return
+RETURN_EVENT_EXTRAS = ("number", "company", "client", "at", "by", "by_role", "from_state")
+LINK_FIELDS = ("intervention_id", "request_id", "location", "state", "step", "version",
+               "created_at", "updated_at")
 #: every request event: the request, its type, the contacts the emails need, who did it
 EVENT_COMMON = REQUEST_FIELDS + ("type", "company", "client", "at", "by", "by_role")
 #: what each event adds (docs/asyncapi.yaml, docs/events.md)
@@ -201,11 +213,14 @@ class Requests:
         data.update({name: extra[name] for name in EVENT_OWN[event_type]})
         uow.publish(event_type, request.id, data)
 
-    def _request_dict(self, s, request):
-        """The request as the API answers it (its contacts stay inside)."""
+    def _request_dict(self, s, request, types=None):
+        """The request as the API answers it (its contacts stay inside);
+        `types`: {id: label} already read for a page."""
         item = as_dict(request, REQUEST_FIELDS)
-        kind = s.get(RequestType, request.type_id)
-        item["type"] = {"id": kind.id, "label": kind.label}
+        label = (types or {}).get(request.type_id)
+        if label is None:
+            label = s.get(RequestType, request.type_id).label
+        item["type"] = {"id": request.type_id, "label": label}
         return item
 
     @rpc
@@ -229,7 +244,10 @@ class Requests:
             query = query.where(Request.created_at < parse_instant(to, "to"))
         with self.db.session() as s:
             rows, cursor = page(s, query, Request, limit, after)
-            return {"items": [self._request_dict(s, r) for r in rows], "next_cursor": cursor}
+            types = dict(s.execute(sa.select(RequestType.id, RequestType.label).where(
+                RequestType.id.in_({r.type_id for r in rows}))).all()) if rows else {}
+            return {"items": [self._request_dict(s, r, types) for r in rows],
+                    "next_cursor": cursor}
 
     def _visible_type(self, type_id):
         """A type the caller may name in a filter (of its company), else 404."""
@@ -258,6 +276,8 @@ class Requests:
         _version(request, version)
         rules.check_action(request.status, status, channel)
         message = rules.text(message, "message", required=True)
+        if status == "closed":
+            self._no_open_children(s, request)
         at = now()
         by, role = self._author()
         action = RequestAction(id=str(uuid.uuid4()), request_id=request.id, status=status,
@@ -342,6 +362,7 @@ class Requests:
         has_actions = s.scalar(sa.select(sa.func.count()).select_from(RequestAction).where(
             RequestAction.request_id == request.id, sa.not_(RequestAction.internal))) > 0
         reason = rules.check_cancel(p.role, request.status, has_actions, reason)
+        self._no_open_children(s, request)
         at = now()
         previous = request.status
         request.status, request.closed_at, request.updated_at = "cancelled", at, at
@@ -466,3 +487,389 @@ class Requests:
             rows, cursor = page(s, query, limit=limit, after=after, descending=False,
                                 keys=(RequestHistory.id,))
             return {"items": [as_dict(r, HISTORY_FIELDS) for r in rows], "next_cursor": cursor}
+
+    # --- equipment lines --------------------------------------------------------------
+
+    def _open_request(self, s, request_id):
+        """The caller's request, locked, still open (409 request_closed)."""
+        request = visible_request(s, self.principal, request_id, lock=True)
+        if request.status in ("closed", "cancelled"):
+            raise refuse("request_closed", f"This request is {request.status}: reopen it first.",
+                         status=409, request_status=request.status)
+        return request
+
+    def _touch(self, request, at):
+        request.updated_at = at
+        request.version += 1
+
+    @rpc
+    @command
+    def add_request_equipment(self, uow, request_id, equipment_id=None, equipment=None,
+                              symptom=None):
+        """An equipment of the request's client (`equipment_id`), or a new one
+        (`equipment`: created by the interventions service, which owns
+        equipment, for those it lets create one), with its symptom."""
+        s = uow.session
+        request = self._open_request(s, request_id)
+        equipment_id = self._equipment_of(request, equipment_id, equipment)
+        line = self._add_line(s, request, equipment_id, rules.text(symptom, "symptom", limit=2000))
+        s.flush()
+        return as_dict(line, EQUIPMENT_FIELDS)
+
+    def _equipment_of(self, request, equipment_id, equipment):
+        if (equipment_id is None) == (equipment is None):
+            raise InvalidInput("Name an equipment of the client (equipment_id) or describe a new "
+                               "one (equipment).", {"fields": ["equipment_id", "equipment"]})
+        if equipment is not None:
+            if not isinstance(equipment, dict):
+                raise InvalidInput("equipment is {kind, brand?, model?, serial_number?, site_id?}.",
+                                   {"field": "equipment"})
+            made = self.interventions.create_equipment(client_id=request.client_id, **equipment)
+            return made["id"]
+        found = self.interventions.resolve_references(
+            references={"equipment_id": ["equipment", equipment_id]})
+        if found["equipment_id"]["client_id"] != request.client_id:
+            raise InvalidInput("This equipment is not the request's client's.",
+                               {"equipment_id": equipment_id})
+        return equipment_id
+
+    def _add_line(self, s, request, equipment_id, symptom):
+        at = now()
+        by, _ = self._author()
+        inserted = s.execute(insert(RequestEquipment).values(
+            id=str(uuid.uuid4()), request_id=request.id, equipment_id=equipment_id,
+            symptom=symptom, added_by=by, added_at=at).on_conflict_do_nothing(
+            index_elements=[RequestEquipment.request_id, RequestEquipment.equipment_id],
+            index_where=RequestEquipment.removed_at.is_(None)).returning(RequestEquipment.id)).first()
+        if inserted is None:
+            raise Conflict("This equipment is on the request already.",
+                           {"equipment_id": equipment_id})
+        self._touch(request, at)
+        self._history(s, request, "equipment_added", at, equipment_id=equipment_id,
+                      symptom=symptom)
+        return s.get(RequestEquipment, inserted.id)
+
+    def _line(self, s, request, line_id):
+        line = s.get(RequestEquipment, line_id) if is_uuid(line_id) else None
+        if line is None or line.request_id != request.id or line.removed_at is not None:
+            raise NotFound("Equipment line not found.", {"line_id": line_id})
+        return line
+
+    @rpc
+    @command
+    def update_request_equipment(self, uow, request_id, line_id, symptom):
+        s = uow.session
+        request = self._open_request(s, request_id)
+        line = self._line(s, request, line_id)
+        symptom = rules.text(symptom, "symptom", limit=2000)
+        at = now()
+        self._history(s, request, "equipment_symptom", at, equipment_id=line.equipment_id,
+                      changes={"symptom": {"from": line.symptom, "to": symptom}})
+        line.symptom = symptom
+        self._touch(request, at)
+        s.flush()
+        return as_dict(line, EQUIPMENT_FIELDS)
+
+    @rpc
+    @command
+    def remove_request_equipment(self, uow, request_id, line_id):
+        s = uow.session
+        request = self._open_request(s, request_id)
+        line = self._line(s, request, line_id)
+        at = now()
+        line.removed_at = at
+        self._touch(request, at)
+        self._history(s, request, "equipment_removed", at, equipment_id=line.equipment_id)
+        s.flush()
+        return as_dict(line, EQUIPMENT_FIELDS)
+
+    @rpc
+    def list_request_equipment(self, request_id):
+        with self.db.session() as s:
+            request = visible_request(s, self.principal, request_id)
+            rows = s.scalars(sa.select(RequestEquipment).where(
+                RequestEquipment.request_id == request.id, RequestEquipment.removed_at.is_(None))
+                .order_by(RequestEquipment.added_at, RequestEquipment.id)).all()
+            return {"items": [as_dict(r, EQUIPMENT_FIELDS) for r in rows], "next_cursor": None}
+
+    # --- documents --------------------------------------------------------------------
+
+    @rpc
+    @command
+    def add_request_document(self, uow, request_id, file_id, visible_to_client=None):
+        """A file of the files store the caller may see, of the request's
+        company; staff choose whether the client sees it (default no), a
+        client's own documents are its."""
+        p = self.principal
+        s = uow.session
+        request = self._open_request(s, request_id)
+        found = self.interventions.resolve_references(references={"file_id": ["file", file_id]})
+        if found["file_id"]["company_id"] != request.company_id:
+            raise NotFound("File not found.", {"file_id": file_id})
+        visible = True if p.role == "client" else bool(visible_to_client)
+        at = now()
+        by, role = self._author()
+        inserted = s.execute(insert(RequestDocument).values(
+            id=str(uuid.uuid4()), request_id=request.id, file_id=file_id, visible_to_client=visible,
+            by=by, by_role=role, at=at).on_conflict_do_nothing().returning(RequestDocument.id)).first()
+        if inserted is None:
+            raise Conflict("This file is on the request already.", {"file_id": file_id})
+        self._touch(request, at)
+        self._history(s, request, "document_added", at, internal=not visible, file_id=file_id,
+                      visible_to_client=visible)
+        s.flush()
+        return as_dict(s.get(RequestDocument, inserted.id), DOCUMENT_FIELDS)
+
+    @rpc
+    def list_request_documents(self, request_id):
+        """A client reads those visible to it."""
+        p = self.principal
+        with self.db.session() as s:
+            request = visible_request(s, p, request_id)
+            query = sa.select(RequestDocument).where(RequestDocument.request_id == request.id)
+            if p.role == "client":
+                query = query.where(RequestDocument.visible_to_client)
+            rows = s.scalars(query.order_by(RequestDocument.at, RequestDocument.id)).all()
+            return {"items": [as_dict(r, DOCUMENT_FIELDS) for r in rows], "next_cursor": None}
+
+    # --- interventions created from a request -----------------------------------------
+
+    @rpc
+    @command
+    def create_intervention_from_request(self, uow, request_id, type_id, location,
+                                         technician_id=None, description=None, site_id=None,
+                                         contract_id=None, equipment_id=None):
+        """An intervention of the request's client through the interventions
+        service (its creation rules, seed 000, for the caller: admins and
+        technicians), on the request's first equipment line unless
+        `equipment_id` names another of its lines; linked to the request."""
+        s = uow.session
+        request = self._open_request(s, request_id)
+        if equipment_id is not None:  # another company's: 404, before anything else
+            self.interventions.resolve_references(
+                references={"equipment_id": ["equipment", equipment_id]})
+        lines = s.scalars(sa.select(RequestEquipment).where(
+            RequestEquipment.request_id == request.id, RequestEquipment.removed_at.is_(None))
+            .order_by(RequestEquipment.added_at, RequestEquipment.id)).all()
+        if not lines:
+            raise InvalidInput("Add the equipment to the request first: the intervention is on "
+                               "one of its equipment lines.", {"equipment": "required"})
+        if equipment_id is None:
+            line = lines[0]
+        else:
+            matching = [line for line in lines if line.equipment_id == equipment_id]
+            if not matching:
+                raise InvalidInput("This equipment is not on the request.",
+                                   {"equipment_id": equipment_id})
+            line = matching[0]
+        symptoms = "; ".join(x for x in (request.symptom, line.symptom) if x)
+        text = rules.text(description, "description") or (
+            f"{request.number}: {symptoms}" if symptoms else request.number)
+        made = self.interventions.create_intervention(
+            client_id=request.client_id, equipment_id=line.equipment_id, type_id=type_id,
+            location=location, technician_id=technician_id, description=text,
+            company_id=request.company_id, site_id=site_id or request.site_id,
+            contract_id=contract_id)
+        at = now()
+        s.add(RequestIntervention(intervention_id=made["id"], request_id=request.id,
+                                  location=made["location"], state=made["state"],
+                                  step=made.get("step"), version=made["version"], created_at=at,
+                                  updated_at=at))
+        self._touch(request, at)
+        self._history(s, request, "intervention_created", at, intervention_id=made["id"],
+                      equipment_id=line.equipment_id, location=made["location"])
+        s.flush()
+        return made
+
+    @rpc
+    def list_request_interventions(self, request_id):
+        with self.db.session() as s:
+            request = visible_request(s, self.principal, request_id)
+            rows = s.scalars(sa.select(RequestIntervention).where(
+                RequestIntervention.request_id == request.id)
+                .order_by(RequestIntervention.created_at, RequestIntervention.intervention_id)).all()
+            return {"items": [as_dict(r, LINK_FIELDS) for r in rows], "next_cursor": None}
+
+    def _no_open_children(self, s, request):
+        """A request closes once what was created from it is no longer open
+        (409 open_children naming them)."""
+        still_open = s.scalars(sa.select(RequestIntervention.intervention_id).where(
+            RequestIntervention.request_id == request.id,
+            RequestIntervention.state == "open").order_by(RequestIntervention.intervention_id)).all()
+        returns = s.scalars(sa.select(EquipmentReturn.id).where(
+            EquipmentReturn.request_id == request.id, EquipmentReturn.state != "closed")
+            .order_by(EquipmentReturn.id)).all()
+        if still_open or returns:
+            raise refuse("open_children", "What was created from this request is still open.",
+                         status=409, interventions=list(still_open), equipment_returns=list(returns))
+
+    def _follow(self, envelope, consumer, state, step=None):
+        """A linked intervention's new state (and step), unless the link is
+        newer; the request's history records it."""
+        data = envelope["data"]
+        with self.db.unit_of_work() as uow:
+            if not uow.first_time(envelope, consumer):
+                return
+            s = uow.session
+            link = s.get(RequestIntervention, data["id"], with_for_update=True)
+            if link is None or link.version >= data["version"]:
+                return
+            request = s.get(Request, link.request_id)
+            at = parse_instant(data["at"], "at") if data.get("at") else now()
+            previous = link.state
+            link.state, link.version, link.updated_at = state, data["version"], at
+            if step is not None:
+                link.step = step
+            s.add(RequestHistory(request_id=request.id, kind="intervention_event",
+                                 details={"intervention_id": link.intervention_id,
+                                          "event_type": envelope["event_type"],
+                                          "from_state": previous, "state": state, "step": link.step},
+                                 internal=False, by=data.get("by") or "system", by_role="system",
+                                 at=at))
+
+    @event_handler("interventions", "intervention.step_changed")
+    def on_intervention_step_changed(self, envelope):
+        """A linked workshop intervention moved: its step and state."""
+        data = envelope["data"]
+        self._follow(envelope, "requests.on_intervention_step_changed", data["state"],
+                     data["to_step"])
+
+    @event_handler("interventions", "intervention.reopened")
+    def on_intervention_reopened(self, envelope):
+        data = envelope["data"]
+        self._follow(envelope, "requests.on_intervention_reopened", data["state"], data["to_step"])
+
+    @event_handler("interventions", "intervention.state_changed")
+    def on_intervention_state_changed(self, envelope):
+        """A linked intervention at a client's followed its visits."""
+        self._follow(envelope, "requests.on_intervention_state_changed",
+                     envelope["data"]["to_state"])
+
+    # --- equipment returns ------------------------------------------------------------
+
+    def _return(self, s, return_id, lock=False):
+        """A return of a request the caller may see, else 404."""
+        found = None
+        if is_uuid(return_id):
+            query = sa.select(EquipmentReturn).where(EquipmentReturn.id == return_id)
+            if lock:
+                query = query.with_for_update()
+            found = s.scalars(query).first()
+        if found is None:
+            raise NotFound("Equipment return not found.", {"return_id": return_id})
+        try:
+            request = visible_request(s, self.principal, found.request_id, lock=lock)
+        except NotFound:
+            raise NotFound("Equipment return not found.", {"return_id": return_id}) from None
+        return found, request
+
+    def _publish_return(self, uow, s, event_type, equipment_return, request, at, from_state=None):
+        by, role = self._author()
+        data = as_dict(equipment_return, RETURN_FIELDS)
+        data.update(number=request.number, company=(request.contacts or {}).get("company"),
+                    client=(request.contacts or {}).get("client"), at=rfc3339(at), by=by,
+                    by_role=role, from_state=from_state)
+        uow.publish(event_type, equipment_return.id, data)
+
+    @rpc
+    @command
+    def create_equipment_return(self, uow, request_id, equipment_id, destination, supplier=None,
+                                note=None):
+        """Staff: the client's equipment goes to the workshop or to a supplier."""
+        require_staff(self.principal)
+        s = uow.session
+        request = self._open_request(s, request_id)
+        equipment_id = self._equipment_of(request, equipment_id, None)
+        supplier = rules.check_destination(destination, supplier)
+        note = rules.text(note, "note", limit=2000)
+        at = now()
+        by, _ = self._author()
+        equipment_return = EquipmentReturn(
+            id=str(uuid.uuid4()), request_id=request.id, company_id=request.company_id,
+            client_id=request.client_id, equipment_id=equipment_id, destination=destination,
+            supplier=supplier, note=note, state="requested", created_by=by, created_at=at,
+            updated_at=at, version=1)
+        s.add(equipment_return)
+        self._touch(request, at)
+        s.flush()
+        self._history(s, request, "return_created", at, return_id=equipment_return.id,
+                      equipment_id=equipment_id, destination=destination, supplier=supplier)
+        s.flush()
+        self._publish_return(uow, s, "equipment_return.created", equipment_return, request, at)
+        return as_dict(equipment_return, RETURN_FIELDS)
+
+    @rpc
+    @command
+    def move_equipment_return(self, uow, return_id, state, note=None, version=None):
+        """Staff: received, sent back, closed (or closed at once, with a note)."""
+        require_staff(self.principal)
+        s = uow.session
+        equipment_return, request = self._return(s, return_id, lock=True)
+        _version(equipment_return, version)
+        note = rules.check_return_move(equipment_return.state, state, note)
+        at = now()
+        previous = equipment_return.state
+        equipment_return.state, equipment_return.updated_at = state, at
+        if note is not None:
+            equipment_return.note = note
+        equipment_return.version += 1
+        self._touch(request, at)
+        s.flush()
+        self._history(s, request, "return_moved", at, return_id=equipment_return.id,
+                      from_state=previous, state=state, note=note)
+        s.flush()
+        self._publish_return(uow, s, "equipment_return.updated", equipment_return, request, at,
+                             from_state=previous)
+        return as_dict(equipment_return, RETURN_FIELDS)
+
+    @rpc
+    def list_equipment_returns(self, request_id):
+        with self.db.session() as s:
+            request = visible_request(s, self.principal, request_id)
+            rows = s.scalars(sa.select(EquipmentReturn).where(
+                EquipmentReturn.request_id == request.id)
+                .order_by(EquipmentReturn.created_at, EquipmentReturn.id)).all()
+            return {"items": [as_dict(r, RETURN_FIELDS) for r in rows], "next_cursor": None}
+
+    @rpc
+    def get_equipment_return(self, return_id):
+        with self.db.session() as s:
+            return as_dict(self._return(s, return_id)[0], RETURN_FIELDS)
+
+    @rpc
+    @command
+    def create_intervention_from_return(self, uow, return_id, type_id, technician_id=None,
+                                        description=None, contract_id=None):
+        """A workshop intervention on the returned equipment, once received
+        (the interventions service's creation rules: admins and
+        technicians), linked to the return and to its request."""
+        s = uow.session
+        equipment_return, request = self._return(s, return_id, lock=True)
+        if equipment_return.state != "received" or equipment_return.intervention_id is not None:
+            raise refuse("return_not_ready", "A workshop intervention is created once for a "
+                         "received return.", status=409, state=equipment_return.state,
+                         intervention_id=equipment_return.intervention_id)
+        text = rules.text(description, "description") or (
+            f"{request.number}: " + (equipment_return.note or request.symptom or "retour")
+        ).strip()
+        made = self.interventions.create_intervention(
+            client_id=request.client_id, equipment_id=equipment_return.equipment_id,
+            type_id=type_id, location="workshop", technician_id=technician_id, description=text,
+            company_id=request.company_id, contract_id=contract_id)
+        at = now()
+        s.add(RequestIntervention(intervention_id=made["id"], request_id=request.id,
+                                  location=made["location"], state=made["state"],
+                                  step=made.get("step"), version=made["version"], created_at=at,
+                                  updated_at=at))
+        equipment_return.intervention_id = made["id"]
+        equipment_return.updated_at = at
+        equipment_return.version += 1
+        self._touch(request, at)
+        s.flush()
+        self._history(s, request, "intervention_created", at, intervention_id=made["id"],
+                      equipment_id=equipment_return.equipment_id, location="workshop",
+                      return_id=equipment_return.id)
+        s.flush()
+        self._publish_return(uow, s, "equipment_return.updated", equipment_return, request, at,
+                             from_state=equipment_return.state)
+        return made

@@ -4,6 +4,7 @@ actions that message the end customer, internal notes and the history.
 The requests service owns them."""
 from datetime import datetime
 
+from fieldwork_gateway.fields import Intervention
 from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, with_etag
 from fieldwork_gateway.wings.requests import schemas
 
@@ -140,3 +141,110 @@ def get_request_settings(query):
            roles=ADMIN, body=schemas.RequestSettingsIn, response=schemas.RequestSettings, tag=TAG)
 def set_request_settings(body):
     return call("requests", "set_request_settings", **_resolved(body))
+
+
+# --- equipment, documents, interventions -------------------------------------------------
+
+@api.route("/requests/<request_id>/equipment", "POST", summary="Add an equipment line",
+           roles=ALL, body=schemas.EquipmentLineIn, response=schemas.EquipmentLine, status=201,
+           tag=TAG, errors={409: "request_closed, or the equipment is on the request already"})
+def add_request_equipment(request_id, body):
+    """An equipment of the request's client, or a new one (created by the
+    interventions service, which owns equipment: admins), with its symptom."""
+    return call("requests", "add_request_equipment", request_id=request_id, **body), 201
+
+
+@api.route("/requests/<request_id>/equipment", "GET", summary="A request's equipment lines",
+           roles=ALL, response=schemas.EquipmentLineList, tag=TAG)
+def list_request_equipment(request_id):
+    return call("requests", "list_request_equipment", request_id=request_id)
+
+
+@api.route("/requests/<request_id>/equipment/<line_id>", "PATCH",
+           summary="Set an equipment line's symptom", roles=ALL, body=schemas.EquipmentLinePatch,
+           response=schemas.EquipmentLine, tag=TAG)
+def update_request_equipment(request_id, line_id, body):
+    return call("requests", "update_request_equipment", request_id=request_id, line_id=line_id,
+                **body)
+
+
+@api.route("/requests/<request_id>/equipment/<line_id>", "DELETE",
+           summary="Remove an equipment line", roles=ALL, response=schemas.EquipmentLine, tag=TAG)
+def remove_request_equipment(request_id, line_id):
+    """The line stays in the history."""
+    return call("requests", "remove_request_equipment", request_id=request_id, line_id=line_id)
+
+
+@api.route("/requests/<request_id>/documents", "POST", summary="Add a document", roles=ALL,
+           body=schemas.DocumentIn, response=schemas.Document, status=201, tag=TAG)
+def add_request_document(request_id, body):
+    """A file uploaded with POST /files, of the request's company."""
+    return call("requests", "add_request_document", request_id=request_id, **body), 201
+
+
+@api.route("/requests/<request_id>/documents", "GET", summary="A request's documents", roles=ALL,
+           response=schemas.DocumentList, tag=TAG)
+def list_request_documents(request_id):
+    """A client reads those visible to it."""
+    return call("requests", "list_request_documents", request_id=request_id)
+
+
+@api.route("/requests/<request_id>/interventions", "POST",
+           summary="Create an intervention from a request", roles=("admin", "technician"),
+           body=schemas.InterventionFromRequestIn, response=Intervention, status=201,
+           tag=TAG)
+def create_intervention_from_request(request_id, body):
+    """Through the interventions service, with its creation rules (seed
+    000: admins and technicians), on one of the request's equipment lines;
+    linked to the request, whose list shows its live state."""
+    return call("requests", "create_intervention_from_request", request_id=request_id,
+                **body), 201
+
+
+@api.route("/requests/<request_id>/interventions", "GET",
+           summary="The interventions created from a request, with their state", roles=ALL,
+           response=schemas.LinkedInterventionList, tag=TAG)
+def list_request_interventions(request_id):
+    return call("requests", "list_request_interventions", request_id=request_id)
+
+
+# --- equipment returns ------------------------------------------------------------------
+
+@api.route("/requests/<request_id>/equipment-returns", "POST",
+           summary="Return the client's equipment to the workshop or a supplier", roles=STAFF,
+           body=schemas.EquipmentReturnIn, response=schemas.EquipmentReturn, status=201, tag=TAG)
+def create_equipment_return(request_id, body):
+    """Publishes equipment_return.created; the request is not closed before it is."""
+    return call("requests", "create_equipment_return", request_id=request_id, **body), 201
+
+
+@api.route("/requests/<request_id>/equipment-returns", "GET",
+           summary="A request's equipment returns", roles=ALL,
+           response=schemas.EquipmentReturnList, tag=TAG)
+def list_equipment_returns(request_id):
+    return call("requests", "list_equipment_returns", request_id=request_id)
+
+
+@api.route("/equipment-returns/<return_id>", "GET", summary="An equipment return", roles=ALL,
+           response=schemas.EquipmentReturn, tag=TAG)
+def get_equipment_return(return_id):
+    return with_etag(call("requests", "get_equipment_return", return_id=return_id))
+
+
+@api.route("/equipment-returns/<return_id>/state", "POST", summary="Move an equipment return",
+           roles=STAFF, body=schemas.ReturnMoveIn, response=schemas.EquipmentReturn, tag=TAG,
+           errors={409: "invalid_transition"})
+def move_equipment_return(return_id, body):
+    """requested → received → sent_back → closed, or requested → closed with
+    a note. Publishes equipment_return.updated."""
+    return with_etag(call("requests", "move_equipment_return", return_id=return_id, **body))
+
+
+@api.route("/equipment-returns/<return_id>/interventions", "POST",
+           summary="A workshop intervention on a received return", roles=("admin", "technician"),
+           body=schemas.ReturnInterventionIn, response=Intervention, status=201, tag=TAG,
+           errors={409: "return_not_ready"})
+def create_intervention_from_return(return_id, body):
+    """Through the interventions service's creation rules; linked to the
+    return and to its request."""
+    return call("requests", "create_intervention_from_return", return_id=return_id, **body), 201

@@ -1,7 +1,7 @@
 """Bodies of the requests routes (issue 12, seed 002, docs/requests.md)."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.fields import Id, Instant, page_of, text, version_field
+from fieldwork_gateway.fields import LOCATIONS, Id, Instant, page_of, text, version_field
 
 SOURCES = ("portal", "field", "phone", "email", "other")
 STATUSES = ("new", "in_progress", "planned", "closed", "cancelled")
@@ -174,3 +174,122 @@ class RequestSettings(Schema):
     reopen_days = fields.Integer()
     version = fields.Integer()
     updated_at = fields.DateTime(allow_none=True)
+
+
+class NewEquipment(Schema):
+    kind = text(required=True)
+    brand = text(allow_none=True)
+    model = text(allow_none=True)
+    serial_number = text(allow_none=True)
+    site_id = Id(allow_none=True, metadata={"description": "one of the client's sites"})
+
+
+class EquipmentLineIn(Schema):
+    equipment_id = Id(metadata={"description": "an equipment of the request's client"})
+    equipment = fields.Nested(NewEquipment, metadata={
+        "description": "or a new equipment of the client (created by the interventions service: "
+                       "admins)"})
+    symptom = text(2000)
+
+
+class EquipmentLinePatch(Schema):
+    symptom = text(2000, required=True, allow_none=True)
+
+
+class EquipmentLine(Schema):
+    id = Id()
+    request_id = Id()
+    equipment_id = Id()
+    symptom = fields.String(allow_none=True)
+    added_by = fields.String()
+    added_at = fields.DateTime()
+
+
+EquipmentLineList = page_of(EquipmentLine, "RequestEquipmentList")
+
+
+class DocumentIn(Schema):
+    file_id = Id(required=True, metadata={"description": "uploaded with POST /files"})
+    visible_to_client = fields.Boolean(metadata={
+        "description": "staff: whether the client sees it (default false); a client's are its"})
+
+
+class Document(Schema):
+    id = Id()
+    request_id = Id()
+    file_id = Id()
+    visible_to_client = fields.Boolean()
+    by = fields.String()
+    by_role = fields.String()
+    at = fields.DateTime()
+
+
+DocumentList = page_of(Document, "RequestDocumentList")
+
+
+class InterventionFromRequestIn(Schema):
+    type_id = Id(required=True)
+    location = fields.String(required=True, validate=validate.OneOf(LOCATIONS))
+    technician_id = Id(metadata={"description": "an admin picks it; a technician is itself"})
+    description = text(5000, metadata={"description": "default: the request's number and symptoms"})
+    site_id = Id(metadata={"description": "default: the request's site"})
+    contract_id = Id()
+    equipment_id = Id(metadata={"description": "one of the request's equipment lines (default: "
+                                               "the first)"})
+
+
+class LinkedIntervention(Schema):
+    intervention_id = Id()
+    request_id = Id()
+    location = fields.String()
+    state = fields.String(metadata={"description": "kept current from the intervention events"})
+    step = fields.String(allow_none=True)
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+LinkedInterventionList = page_of(LinkedIntervention, "RequestInterventionList")
+
+
+RETURN_STATES = ("requested", "received", "sent_back", "closed")
+
+
+class EquipmentReturnIn(Schema):
+    equipment_id = Id(required=True, metadata={"description": "an equipment of the request's client"})
+    destination = fields.String(required=True, validate=validate.OneOf(("workshop", "supplier")))
+    supplier = text(200, metadata={"description": "required for a supplier"})
+    note = text(2000)
+
+
+class EquipmentReturn(Schema):
+    id = Id()
+    request_id = Id()
+    company_id = Id()
+    client_id = Id()
+    equipment_id = Id()
+    destination = fields.String()
+    supplier = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    state = fields.String(metadata={"description": ", ".join(RETURN_STATES)})
+    intervention_id = Id(allow_none=True, metadata={"description": "the workshop intervention made from it"})
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Integer()
+
+
+EquipmentReturnList = page_of(EquipmentReturn, "EquipmentReturnList")
+
+
+class ReturnMoveIn(Schema):
+    state = fields.String(required=True, validate=validate.OneOf(RETURN_STATES[1:]))
+    note = text(2000, metadata={"description": "required to close a return never received"})
+    version = fields.Integer(validate=validate.Range(min=1))
+
+
+class ReturnInterventionIn(Schema):
+    type_id = Id(required=True, metadata={"description": "a workshop type"})
+    technician_id = Id()
+    description = text(5000)
+    contract_id = Id()
