@@ -473,3 +473,33 @@ def test_the_client_is_emailed_the_acknowledgement_and_each_message(world, desk,
     body = text_of(action)
     assert "A technician comes on Thursday." in body and "Planned" in body
     assert all("Secret interne" not in text_of(m) for m in smtp.to(client["email"]))
+
+
+def test_equipment_lines_given_at_creation_and_the_linked_interventions_in_the_list(world, desk,
+                                                                                    service_db):
+    laptop, phone = world.equipment(desk.client), world.equipment(desk.client)
+    request = ok(desk.create(as_user=desk.client_user, symptom="Rien ne marche", equipment=[
+        {"equipment_id": laptop["id"], "symptom": "Écran noir"},
+        {"equipment_id": phone["id"]}]), 201)
+    assert request["version"] == 1 and request["intervention_ids"] == []
+    lines = ok(desk.client_user.get(f"/requests/{request['id']}/equipment"))["items"]
+    assert [(x["equipment_id"], x["symptom"]) for x in lines] == [(laptop["id"], "Écran noir"),
+                                                                 (phone["id"], None)]
+    # one bad line and nothing is written
+    before = rows(service_db)
+    foreign = world.equipment(world.client(world.company()))
+    refused(desk.create(as_user=desk.client_user, equipment=[
+        {"equipment_id": laptop["id"]}, {"equipment_id": foreign["id"]}]), 404, "not_found")
+    refused(desk.create(as_user=desk.client_user, equipment=[
+        {"equipment_id": laptop["id"]}, {"equipment_id": laptop["id"]}]), 409, "conflict")
+    refused(desk.create(as_user=desk.client_user, equipment=[{"symptom": "x"}]),
+            400, "invalid_input")
+    assert rows(service_db) == before
+    made = ok(desk.admin.post(f"/requests/{request['id']}/interventions", {
+        "type_id": world.intervention_type("workshop")["id"], "location": "workshop",
+        "technician_id": desk.technician["id"], "equipment_id": phone["id"]}), 201)
+    assert made["equipment_id"] == phone["id"]
+    [listed] = [r for r in ok(desk.manager.get("/requests?limit=200"))["items"]
+                if r["id"] == request["id"]]
+    assert listed["intervention_ids"] == [made["id"]]
+    assert ok(desk.client_user.get(f"/requests/{request['id']}"))["intervention_ids"] == [made["id"]]

@@ -42,7 +42,8 @@ RETURN_EVENT_EXTRAS = ("number", "company", "client", "at", "by", "by_role", "fr
 LINK_FIELDS = ("intervention_id", "request_id", "location", "state", "step", "version",
                "created_at", "updated_at")
 #: every request event: the request, its type, the contacts the emails need, who did it
-EVENT_COMMON = REQUEST_FIELDS + ("type", "company", "client", "at", "by", "by_role")
+EVENT_COMMON = REQUEST_FIELDS + ("type", "intervention_ids", "company", "client", "at", "by",
+                                  "by_role")
 #: what each event adds (docs/asyncapi.yaml, docs/events.md)
 EVENT_OWN = {"request.created": (), "request.updated": ("changes",),
              "request.action_added": ("action", "previous_status"),
@@ -152,7 +153,7 @@ class Requests:
     @rpc
     @command
     def create_request(self, uow, type_id, client_id=None, source=None, symptom=None,
-                       description=None, site_id=None):
+                       description=None, site_id=None, equipment=None):
         """A client for itself (portal), a technician from the field, staff
         for one of their clients with the source. The client, its site and
         the type are resolved in the caller's scope (another company's: 404)."""
@@ -191,6 +192,13 @@ class Requests:
         self._history(s, request, "created", at, source=source, type_id=kind.id,
                       symptom=symptom, site_id=site_id)
         s.flush()
+        for number, line in enumerate(equipment or ()):
+            self._add_line(s, request, self._equipment_of(request, line.get("equipment_id"),
+                                                          line.get("equipment")),
+                           rules.text(line.get("symptom"), f"equipment[{number}].symptom",
+                                      limit=2000))
+        request.version = 1   # its lines are part of its creation
+        s.flush()
         self._publish(uow, s, "request.created", request, at)
         return self._request_dict(s, request)
 
@@ -213,15 +221,28 @@ class Requests:
         data.update({name: extra[name] for name in EVENT_OWN[event_type]})
         uow.publish(event_type, request.id, data)
 
-    def _request_dict(self, s, request, types=None):
-        """The request as the API answers it (its contacts stay inside);
-        `types`: {id: label} already read for a page."""
+    def _request_dict(self, s, request, types=None, links=None):
+        """The request as the API answers it (its contacts stay inside), with
+        the ids of the interventions created from it; `types` ({id: label})
+        and `links` ({request id: [intervention ids]}) already read for a page."""
         item = as_dict(request, REQUEST_FIELDS)
         label = (types or {}).get(request.type_id)
         if label is None:
             label = s.get(RequestType, request.type_id).label
         item["type"] = {"id": request.type_id, "label": label}
+        if links is None:
+            links = self._links(s, [request.id])
+        item["intervention_ids"] = links.get(request.id, [])
         return item
+
+    def _links(self, s, request_ids):
+        found = {}
+        for request_id, intervention_id in s.execute(sa.select(
+                RequestIntervention.request_id, RequestIntervention.intervention_id).where(
+                RequestIntervention.request_id.in_(request_ids)).order_by(
+                RequestIntervention.created_at, RequestIntervention.intervention_id)).all():
+            found.setdefault(request_id, []).append(intervention_id)
+        return found
 
     @rpc
     def list_requests(self, status=None, type_id=None, client_id=None, company_id=None,
@@ -246,7 +267,8 @@ class Requests:
             rows, cursor = page(s, query, Request, limit, after)
             types = dict(s.execute(sa.select(RequestType.id, RequestType.label).where(
                 RequestType.id.in_({r.type_id for r in rows}))).all()) if rows else {}
-            return {"items": [self._request_dict(s, r, types) for r in rows],
+            links = self._links(s, [r.id for r in rows]) if rows else {}
+            return {"items": [self._request_dict(s, r, types, links) for r in rows],
                     "next_cursor": cursor}
 
     def _visible_type(self, type_id):

@@ -54,6 +54,9 @@ class RequestIn(Schema):
     symptom = text(2000)
     description = text(5000)
     site_id = Id(metadata={"description": "one of the client's sites"})
+    equipment = fields.List(fields.Nested("RequestEquipmentAtCreation"), validate=validate.Length(max=50),
+                            metadata={"description": "equipment lines: an equipment of the client, "
+                                                     "or a new one, each with its symptom"})
 
 
 class RequestTypeBrief(Schema):
@@ -95,6 +98,7 @@ class Request(Schema):
     updated_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
     version = fields.Integer()
+    intervention_ids = fields.List(Id(), metadata={"description": "the interventions created from it"})
     action = fields.Nested(RequestAction, metadata={"description": "POST /requests/{id}/actions only"})
 
 
@@ -182,6 +186,12 @@ class NewEquipment(Schema):
     model = text(allow_none=True)
     serial_number = text(allow_none=True)
     site_id = Id(allow_none=True, metadata={"description": "one of the client's sites"})
+
+
+class RequestEquipmentAtCreation(Schema):
+    equipment_id = Id(metadata={"description": "an equipment of the request's client"})
+    equipment = fields.Nested(NewEquipment, metadata={"description": "or a new one (admins)"})
+    symptom = text(2000)
 
 
 class EquipmentLineIn(Schema):
