@@ -200,7 +200,7 @@ def _ok(response, status=200):
     return response.json() if response.content else None
 
 
-def _exercise_every_event(world, admin, due_now):
+def _exercise_every_event(world, admin, due_now, auto_close_now):
     """Drive the platform through the gateway so that every documented
     event is published at least once; returns the (event type, aggregate
     id) pairs that must arrive."""
@@ -278,7 +278,7 @@ def _exercise_every_event(world, admin, due_now):
 
     expected |= _exercise_visits(world, admin, due_now)
     expected |= _exercise_timeclock(world, admin)
-    expected |= _exercise_requests(world, admin)
+    expected |= _exercise_requests(world, admin, auto_close_now)
 
     # a satisfaction survey, answered (notifications)
     surveyed = world.intervention(client=world.client(company), technician=technician)
@@ -389,7 +389,7 @@ def _exercise_timeclock(world, admin):
             ("conversation.message_posted", message["id"])}
 
 
-def _exercise_requests(world, admin):
+def _exercise_requests(world, admin, auto_close_now):
     """The request events (requests), through the gateway: created by the
     client, changed, answered, closed, reopened, an equipment return through
     its life, then cancelled by staff."""
@@ -414,11 +414,42 @@ def _exercise_requests(world, admin):
         "state": "sent_back", "version": received["version"]}))
     _ok(admin.post(f"/equipment-returns/{returned['id']}/state", {"state": "closed"}))
     _ok(admin.post(f"/requests/{request['id']}/cancel", {"reason": "Doublon"}))
+    # closed by itself after the company's days without news (by system)
+    _ok(admin.request("PUT", "/request-settings", json={"company_id": company["id"],
+                                                        "values": {"auto_close_days": 3}}))
+    quiet = _ok(customer.post("/requests", {"type_id": kind["id"]}), 201)
+    _ok(admin.post(f"/requests/{quiet['id']}/actions", {"status": "in_progress",
+                                                       "message": "Une photo ?"}), 201)
+    auto_close_now(quiet["id"])
     assert changed["type_id"] == other["id"]
     return {(event, request["id"]) for event in (
         "request.created", "request.updated", "request.action_added", "request.closed",
         "request.reopened")} | {("equipment_return.created", returned["id"]),
-                                ("equipment_return.updated", returned["id"])}
+                                ("equipment_return.updated", returned["id"]),
+                                ("request.closed", quiet["id"])}
+
+
+def _auto_close_now(isolation):
+    """Makes a request's pending auto-close timer due now (the requests
+    service's timers), as if the company's days had gone by."""
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    from fieldwork_common.db import engine_url
+
+    def due_now(request_id):
+        engine = sa.create_engine(engine_url(isolation.database_url("requests")),
+                                  poolclass=NullPool)
+        try:
+            with engine.begin() as conn:
+                changed = conn.execute(sa.text(
+                    "UPDATE timers SET due_at = now(), next_attempt_at = now() "
+                    "WHERE kind = 'request.auto_close' AND key = :key AND status = 'pending'"),
+                    {"key": request_id}).rowcount
+            assert changed == 1, request_id
+        finally:
+            engine.dispose()
+    return due_now
 
 
 def _answer_the_survey(smtp, recipient):
@@ -443,7 +474,8 @@ def test_every_documented_event_is_published_as_documented(isolation, world, adm
     producers = {contract.producer_of(channel) for channel in documented.values()}
     assert producers == {"interventions", "notifications", "timeclock", "requests"}, producers
     with subscription(isolation.amqp_uri, "#", exchanges=sorted(producers)) as sub:
-        expected, surveyed = _exercise_every_event(world, admin, timers.due_now)
+        expected, surveyed = _exercise_every_event(world, admin, timers.due_now,
+                                                   _auto_close_now(isolation))
         client = _ok(admin.get(f"/clients/{surveyed['client_id']}"))
         _answer_the_survey(smtp, client["email"])
 

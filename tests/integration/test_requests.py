@@ -503,3 +503,73 @@ def test_equipment_lines_given_at_creation_and_the_linked_interventions_in_the_l
                 if r["id"] == request["id"]]
     assert listed["intervention_ids"] == [made["id"]]
     assert ok(desk.client_user.get(f"/requests/{request['id']}"))["intervention_ids"] == [made["id"]]
+
+
+@pytest.fixture(scope="module")
+def request_timers(isolation):
+    """The requests service's timers: `due_now(key)` makes its pending
+    auto-close timer due now, as if the company's days had gone by;
+    `row(key)` is (status, due_at), None when there is none."""
+    engine = sa.create_engine(engine_url(isolation.database_url("requests")), poolclass=NullPool)
+
+    class Timers:
+        @staticmethod
+        def due_now(key):
+            with engine.begin() as conn:
+                changed = conn.execute(sa.text(
+                    "UPDATE timers SET due_at = now(), next_attempt_at = now() "
+                    "WHERE kind = 'request.auto_close' AND key = :key AND status = 'pending'"),
+                    {"key": key}).rowcount
+            assert changed == 1, key
+
+        @staticmethod
+        def row(key):
+            with engine.connect() as conn:
+                return conn.execute(sa.text(
+                    "SELECT status, due_at FROM timers WHERE kind = 'request.auto_close' "
+                    "AND key = :key"), {"key": key}).first()
+    yield Timers()
+    engine.dispose()
+
+
+def test_a_request_left_without_news_closes_itself_when_the_company_turns_it_on(
+        world, request_timers, smtp):
+    company = world.company()
+    client = world.client(company, locale="en")
+    admin = world.login_for("admin", company_id=company["id"])
+    manager = world.login_for("manager", company_id=company["id"])
+    customer = world.login_for("client", client_id=client["id"])
+    kind = ok(admin.post("/request-types", {"label": "Panne"}), 201)
+    # off by default: an answer sets no timer
+    quiet = ok(customer.post("/requests", {"type_id": kind["id"]}), 201)
+    ok(manager.post(f"/requests/{quiet['id']}/actions", {"status": "in_progress",
+                                                         "message": "Vos photos ?"}), 201)
+    assert request_timers.row(quiet["id"]) is None
+    settings = ok(admin.request("PUT", "/request-settings", json={"values": {"auto_close_days": 7}}))
+    assert settings["auto_close_days"] == 7
+    # answered, then nothing for 7 days: closed by itself, and the client told
+    left = ok(customer.post("/requests", {"type_id": kind["id"]}), 201)
+    ok(manager.post(f"/requests/{left['id']}/actions", {"status": "in_progress",
+                                                        "message": "Send us a photo?"}), 201)
+    status, due_at = request_timers.row(left["id"])
+    assert status == "pending"
+    request_timers.due_now(left["id"])
+    closed = wait_until(lambda: (lambda r: r if r["status"] == "closed" else None)(
+        ok(customer.get(f"/requests/{left['id']}"))), timeout=30, message="the automatic closing")
+    assert closed["closed_at"]
+    history = ok(customer.get(f"/requests/{left['id']}/history"))["items"]
+    assert history[-1]["kind"] == "auto_closed" and history[-1]["details"]["days"] == 7
+    wait_until(lambda: any(m["Subject"] == f"Your request {left['number']} is closed"
+                           for m in smtp.to(client["email"])), timeout=30,
+               message="the automatic closing's email")
+    # something happened since the answer: the timer does nothing
+    busy = ok(customer.post("/requests", {"type_id": kind["id"]}), 201)
+    ok(manager.post(f"/requests/{busy['id']}/actions", {"status": "in_progress",
+                                                        "message": "On regarde"}), 201)
+    ok(manager.post(f"/requests/{busy['id']}/notes", {"message": "Rappeler lundi"}), 201)
+    ok(manager.request("PATCH", f"/requests/{busy['id']}", json={
+        "symptom": "Précisé au téléphone", "version": 2}))
+    request_timers.due_now(busy["id"])
+    wait_until(lambda: request_timers.row(busy["id"])[0] == "fired", timeout=30,
+               message="the timer fired")
+    assert ok(customer.get(f"/requests/{busy['id']}"))["status"] == "in_progress"

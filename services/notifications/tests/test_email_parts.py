@@ -125,14 +125,18 @@ def every_email(locale):
                                                      "by_role": "manager"})),
             *requests.on_request_reopened(with_locale({**REQUEST, "status": "in_progress",
                                                        "reason": "Toujours en panne",
-                                                       "previous_status": "closed"}))]
+                                                       "previous_status": "closed"})),
+            *requests.on_request_closed(with_locale({**REQUEST, "status": "closed",
+                                                     "outcome": "auto_closed", "action": None,
+                                                     "reason": None, "by": "system",
+                                                     "by_role": "system"}))]
 
 
 TEMPLATES = ("intervention_created", "awaiting_pickup", "delivered", "survey",
              "account_invitation", "password_reset", "visit_declared", "visit_disputed",
              "visit_to_settle", "visit_arbitrated", "visit_reminder", "incident_declared",
              "incident_updated", "conversation_message", "request_created", "request_action",
-             "request_cancelled", "request_reopened")
+             "request_cancelled", "request_reopened", "request_auto_closed")
 
 
 def test_each_message_has_one_source_per_language_and_nothing_else():

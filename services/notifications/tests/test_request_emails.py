@@ -377,3 +377,17 @@ def test_an_event_already_handled_sends_nothing_again(handle):
 def test_an_update_sends_nothing():
     assert not hasattr(NotificationsService, "on_request_updated")
     assert "request.updated" not in HANDLED and UPDATED["changes"]
+
+
+def test_an_automatic_closing_tells_the_client_how_to_reopen():
+    data = {**REOPENED, "status": "closed", "outcome": "auto_closed", "reason": None,
+            "action": None, "by": "system", "by_role": "system"}
+    [french] = requests.on_request_closed(data)
+    [english] = requests.on_request_closed(client_in("en", data))
+    assert (french.template, english.template) == ("request_auto_closed", "request_auto_closed")
+    subject, body = rendered(french)
+    assert subject == f"Votre demande {NUMBER} est clôturée"
+    assert "clôturée automatiquement" in body and "rouvrir" in body
+    subject, body = rendered(english)
+    assert subject == f"Your request {NUMBER} is closed"
+    assert "closed automatically" in body and "reopen it" in body

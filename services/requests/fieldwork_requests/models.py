@@ -71,6 +71,7 @@ class RequestSettings(Base):
     __tablename__ = "request_settings"
     company_id: Mapped[str] = uuid_column(primary_key=True)
     reopen_days: Mapped[int]
+    auto_close_days: Mapped[int | None]
     version: Mapped[int] = mapped_column(default=1)
     updated_at: Mapped[datetime] = instant(server_default=sa.func.now())
     updated_by: Mapped[str | None]

@@ -117,7 +117,8 @@ def test_a_request_reopens_within_its_days_with_a_reason():
 
 @pytest.mark.parametrize("values", [{"reopen_days": -1}, {"reopen_days": 3651},
                                     {"reopen_days": True}, {"reopen_days": "7"},
-                                    {"auto_close_days": 3}])
+                                    {"reopen_days": None}, {"auto_close_days": 0},
+                                    {"auto_close_days": 3651}, {"close_after": 3}])
 def test_settings_are_checked(values):
     with pytest.raises(InvalidInput):
         rules.check_settings(values)
@@ -126,6 +127,21 @@ def test_settings_are_checked(values):
 def test_settings_within_bounds_pass():
     assert rules.check_settings({"reopen_days": 0}) == {"reopen_days": 0}
     assert rules.check_settings({"reopen_days": 3650}) == {"reopen_days": 3650}
+    assert rules.check_settings({"auto_close_days": 7}) == {"auto_close_days": 7}
+    assert rules.check_settings({"auto_close_days": None}) == {"auto_close_days": None}
+
+
+@pytest.mark.parametrize("status", ["in_progress", "planned"])
+def test_auto_close_ends_a_request_left_waiting_unchanged(status):
+    assert rules.auto_closes(status, 4, 4, False)
+
+
+@pytest.mark.parametrize("status,version,expected,children", [
+    ("in_progress", 5, 4, False),      # something happened since the timer was set
+    ("planned", 4, 4, True),           # an intervention or a return is still open
+    ("closed", 4, 4, False), ("cancelled", 4, 4, False), ("new", 4, 4, False)])
+def test_auto_close_leaves_alone_what_changed_or_still_works(status, version, expected, children):
+    assert not rules.auto_closes(status, version, expected, children)
 
 
 # --- equipment returns ------------------------------------------------------------------

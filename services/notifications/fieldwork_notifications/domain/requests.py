@@ -11,10 +11,11 @@ happened yet, by the staff with a reason) and reopened.
                             type, the symptom and the description
     request.action_added  → the client: the message written to it, with
                             the request's new status
-    request.closed        → the client, only when the staff cancelled it
+    request.closed        → the client, when the staff cancelled it
                             (outcome "cancelled", not by the client): the
-                            reason; a request closed by an action sends
-                            nothing more (its request.action_added did)
+                            reason; when it closed itself (outcome
+                            "auto_closed"); a request closed by an action
+                            sends nothing more (its request.action_added did)
     request.reopened      → the client: reopened, with the reason
     request.updated       → nobody (not subscribed)
 
@@ -105,9 +106,12 @@ def on_request_action_added(data):
 
 
 def on_request_closed(data):
-    """Only a cancellation by the staff emails the client, with the reason
-    given. A request closed by an action was told with that action
+    """A cancellation by the staff emails the client, with the reason given,
+    and so does an automatic closing (the company's days without news). A
+    request closed by an action was told with that action
     (request.action_added); a client who cancelled its own request knows."""
+    if data.get("outcome") == "auto_closed":
+        return _to_client("request_auto_closed", data)
     if data.get("outcome") != "cancelled" or data.get("by_role") == "client":
         return []
     return _to_client("request_cancelled", data,

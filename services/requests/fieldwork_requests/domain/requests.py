@@ -23,8 +23,12 @@ CHANNELS = ("email", "phone", "portal", "other")
 MAX_TEXT = 5000
 #: the fields staff may change after creation (PATCH /requests/{id})
 EDITABLE = ("type_id", "symptom", "description", "site_id")
-#: a company's settings until it sets its own
-DEFAULT_SETTINGS = {"reopen_days": 30}
+#: a company's settings until it sets its own; auto_close_days None: off
+DEFAULT_SETTINGS = {"reopen_days": 30, "auto_close_days": None}
+#: the timer that closes a request left without news (docs/requests.md)
+AUTO_CLOSE = "request.auto_close"
+#: the statuses an answer leaves a request waiting in, which auto-close ends
+AUTO_CLOSED_FROM = ("in_progress", "planned")
 
 
 def source_for(role, source=None):
@@ -103,14 +107,26 @@ def check_reopen(status, closed_at, now, reopen_days, reason):
 
 
 def check_settings(values):
+    """reopen_days: 0 to 3650; auto_close_days: 1 to 3650, or None (off)."""
     out = {}
     for name, value in values.items():
         if name not in DEFAULT_SETTINGS:
             raise InvalidInput(f"Unknown setting {name}.", {"field": name})
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 3650:
-            raise InvalidInput(f"{name} is a number of days from 0 to 3650.", {"field": name})
+        if name == "auto_close_days" and value is None:
+            out[name] = None
+            continue
+        low = 1 if name == "auto_close_days" else 0
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= 3650:
+            raise InvalidInput(f"{name} is a number of days from {low} to 3650.", {"field": name})
         out[name] = value
     return out
+
+
+def auto_closes(status, version, expected_version, open_children):
+    """Whether the auto-close timer closes the request now: it still waits
+    in the status an answer left it in, nothing happened since the timer
+    was set (its version), and nothing created from it is open."""
+    return status in AUTO_CLOSED_FROM and version == expected_version and not open_children
 
 
 # --- equipment returns -------------------------------------------------------------------

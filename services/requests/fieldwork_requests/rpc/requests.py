@@ -4,7 +4,7 @@ staff, numbered per company and year, their actions (a message to the end
 customer with a status, which the request's status follows) and internal
 notes, and their history."""
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -16,6 +16,7 @@ from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound,
 from fieldwork_common.pagination import page
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
+from fieldwork_common.timers import timer_handler
 
 from fieldwork_requests.access import (company_scope, is_staff, request_scope, require_admin,
                                        require_staff, sees_company, visible_request, with_ids)
@@ -314,6 +315,8 @@ class Requests:
         self._history(s, request, "action", at, action_id=action.id, status=status,
                       previous_status=previous, message=message, channel=channel)
         s.flush()
+        if status in rules.AUTO_CLOSED_FROM:
+            self._schedule_auto_close(uow, s, request, at)
         brief = {name: getattr(action, name) for name in ("id", "status", "message", "channel")}
         brief["at"] = rfc3339(at)
         self._publish(uow, s, "request.action_added", request, at, action=brief,
@@ -322,6 +325,38 @@ class Requests:
             self._publish(uow, s, "request.closed", request, at, outcome="closed", reason=None,
                           action=brief)
         return {**self._request_dict(s, request), "action": as_dict(action, ACTION_FIELDS)}
+
+    def _schedule_auto_close(self, uow, s, request, at):
+        """When the company turns auto-close on: the request closes itself
+        auto_close_days from now if nothing happens to it meanwhile."""
+        days = self._settings(s, request.company_id)["auto_close_days"]
+        if days:
+            uow.schedule(rules.AUTO_CLOSE, request.id, at + timedelta(days=days),
+                         {"version": request.version, "days": days})
+
+    @timer_handler(rules.AUTO_CLOSE)
+    def on_request_auto_close(self, uow, timer):
+        """Closes a request left waiting auto_close_days without news, unless
+        something happened since or something created from it is open.
+        Publishes request.closed (outcome auto_closed)."""
+        s = uow.session
+        request = s.get(Request, timer.key, with_for_update=True)
+        if request is None:
+            return
+        open_children = self._open_children(s, request)
+        if not rules.auto_closes(request.status, request.version, timer.payload.get("version"),
+                                 any(open_children.values())):
+            return
+        at = now()
+        previous = request.status
+        request.status, request.closed_at, request.updated_at = "closed", at, at
+        request.version += 1
+        s.flush()
+        self._history(s, request, "auto_closed", at, previous_status=previous,
+                      days=timer.payload.get("days"))
+        s.flush()
+        self._publish(uow, s, "request.closed", request, at, outcome="auto_closed", reason=None,
+                      action=None)
 
     # --- changes, cancelling, reopening -------------------------------------------------
 
@@ -424,8 +459,9 @@ class Requests:
 
     def _settings(self, s, company_id):
         row = s.get(RequestSettings, company_id)
-        return {**rules.DEFAULT_SETTINGS,
-                **({"reopen_days": row.reopen_days} if row is not None else {})}
+        if row is None:
+            return dict(rules.DEFAULT_SETTINGS)
+        return {name: getattr(row, name) for name in rules.DEFAULT_SETTINGS}
 
     def _settings_dict(self, s, company_id):
         row = s.get(RequestSettings, company_id)
@@ -715,15 +751,20 @@ class Requests:
     def _no_open_children(self, s, request):
         """A request closes once what was created from it is no longer open
         (409 open_children naming them)."""
-        still_open = s.scalars(sa.select(RequestIntervention.intervention_id).where(
-            RequestIntervention.request_id == request.id,
-            RequestIntervention.state == "open").order_by(RequestIntervention.intervention_id)).all()
-        returns = s.scalars(sa.select(EquipmentReturn.id).where(
-            EquipmentReturn.request_id == request.id, EquipmentReturn.state != "closed")
-            .order_by(EquipmentReturn.id)).all()
-        if still_open or returns:
+        children = self._open_children(s, request)
+        if any(children.values()):
             raise refuse("open_children", "What was created from this request is still open.",
-                         status=409, interventions=list(still_open), equipment_returns=list(returns))
+                         status=409, **children)
+
+    def _open_children(self, s, request):
+        """The interventions and equipment returns created from the request
+        that are still open."""
+        return {"interventions": list(s.scalars(sa.select(RequestIntervention.intervention_id).where(
+            RequestIntervention.request_id == request.id,
+            RequestIntervention.state == "open").order_by(RequestIntervention.intervention_id))),
+            "equipment_returns": list(s.scalars(sa.select(EquipmentReturn.id).where(
+                EquipmentReturn.request_id == request.id, EquipmentReturn.state != "closed")
+                .order_by(EquipmentReturn.id)))}
 
     def _follow(self, envelope, consumer, state, step=None):
         """A linked intervention's new state (and step), unless the link is
@@ -748,6 +789,11 @@ class Requests:
                                           "from_state": previous, "state": state, "step": link.step},
                                  internal=False, by=data.get("by") or "system", by_role="system",
                                  at=at))
+            s.flush()
+            if (previous == "open" and state != "open" and request.status in rules.AUTO_CLOSED_FROM
+                    and not any(self._open_children(s, request).values())):
+                # the work is done: the request closes itself after the company's days
+                self._schedule_auto_close(uow, s, request, now())
 
     @event_handler("interventions", "intervention.step_changed")
     def on_intervention_step_changed(self, envelope):

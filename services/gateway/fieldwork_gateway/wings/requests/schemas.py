@@ -164,6 +164,10 @@ class RequestSettingsQuery(Schema):
 class RequestSettingsValues(Schema):
     reopen_days = fields.Integer(validate=validate.Range(min=0, max=3650), metadata={
         "description": "a closed or cancelled request may be reopened this many days (30)"})
+    auto_close_days = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=3650),
+                                     metadata={"description": "a request answered (in progress or "
+                                               "planned) closes itself after this many days "
+                                               "without news; null: off (the default)"})
 
 
 class RequestSettingsIn(Schema):
@@ -176,6 +180,7 @@ class RequestSettingsIn(Schema):
 class RequestSettings(Schema):
     company_id = Id()
     reopen_days = fields.Integer()
+    auto_close_days = fields.Integer(allow_none=True)
     version = fields.Integer()
     updated_at = fields.DateTime(allow_none=True)
 
