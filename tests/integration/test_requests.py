@@ -573,3 +573,29 @@ def test_a_request_left_without_news_closes_itself_when_the_company_turns_it_on(
     wait_until(lambda: request_timers.row(busy["id"])[0] == "fired", timeout=30,
                message="the timer fired")
     assert ok(customer.get(f"/requests/{busy['id']}"))["status"] == "in_progress"
+
+
+def test_the_closing_of_the_last_open_intervention_sets_the_automatic_closing(world, request_timers):
+    company = world.company()
+    client, technician = world.client(company), world.technician(company)
+    admin = world.login_for("admin", company_id=company["id"])
+    ok(admin.request("PUT", "/request-settings", json={"values": {"auto_close_days": 5}}))
+    kind = ok(admin.post("/request-types", {"label": "Panne"}), 201)
+    request = ok(admin.post("/requests", {"type_id": kind["id"], "client_id": client["id"],
+                                          "source": "phone", "equipment": [
+                                              {"equipment_id": world.equipment(client)["id"]}]}), 201)
+    path = f"/requests/{request['id']}"
+    made = ok(admin.post(path + "/interventions", {
+        "type_id": world.intervention_type("workshop")["id"], "location": "workshop",
+        "technician_id": technician["id"]}), 201)
+    ok(admin.post(path + "/actions", {"status": "planned", "message": "Au garage jeudi"}), 201)
+    request_timers.due_now(request["id"])        # fires while the intervention is open
+    wait_until(lambda: request_timers.row(request["id"])[0] == "fired", timeout=30,
+               message="the timer fired")
+    assert ok(admin.get(path))["status"] == "planned"
+    world.walk_to(made, "awaiting_pickup", pickup_at="2030-12-02T10:30:00+01:00")
+    wait_until(lambda: (request_timers.row(request["id"]) or ("",))[0] == "pending", timeout=30,
+               message="a new automatic closing once the work is done")
+    request_timers.due_now(request["id"])
+    wait_until(lambda: ok(admin.get(path))["status"] == "closed", timeout=30,
+               message="the automatic closing")
