@@ -8,6 +8,7 @@ every wing; `call` reaches a service with the caller's principal; versions
 travel as ETag / If-Match.
 """
 import hashlib
+from datetime import datetime
 import json
 import re
 import uuid
@@ -223,6 +224,20 @@ def rpc(principal=None):
 def call(service, method, **kwargs):
     with rpc() as cluster:
         return getattr(cluster[service], method)(**kwargs)
+
+
+def resolved(values, references):
+    """`values` (a loaded body or query) once every id in it that names
+    master data (`references`: {field: kind}) has been checked in the
+    caller's scope by the one resolver (interventions.resolve_references:
+    404 naming the field), with its date-times as RFC 3339 text for the RPC.
+    For the wings whose service is not the one that owns master data."""
+    wanted = {field: [kind, values[field]] for field, kind in references.items()
+              if values.get(field) is not None}
+    if wanted:
+        call("interventions", "resolve_references", references=wanted)
+    return {key: value.isoformat() if isinstance(value, datetime) else value
+            for key, value in values.items()}
 
 
 

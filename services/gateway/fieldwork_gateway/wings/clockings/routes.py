@@ -9,7 +9,8 @@ from datetime import datetime
 import segno
 from flask import Response
 
-from fieldwork_gateway.web import ADMIN, ALL, STAFF, WORKERS, api, call, expected_version, with_etag
+from fieldwork_gateway.web import (ADMIN, ALL, STAFF, WORKERS, api, call, expected_version, resolved,
+                                   with_etag)
 from fieldwork_gateway.wings.clockings import schemas
 
 TAG = "clockings"
@@ -25,17 +26,6 @@ REFERENCES = {"company_id": "company", "type_id": "intervention_type", "client_i
               "technician_id": "technician"}
 
 
-def _resolved(values):
-    """Every id of `values` that names master data must name a record the
-    caller may see (404 naming the field otherwise), before timeclock
-    stores or filters anything under it."""
-    wanted = {field: [kind, values[field]] for field, kind in REFERENCES.items()
-              if values.get(field) is not None}
-    if wanted:
-        call("interventions", "resolve_references", references=wanted)
-    return values
-
-
 # --- settings ---------------------------------------------------------------------------
 
 @api.route("/timeclock/settings", "GET", summary="The timeclock settings of a company or a service",
@@ -43,7 +33,7 @@ def _resolved(values):
 def get_timeclock_settings(query):
     """`settings` is what is in force (defaults, then the company's values,
     then the service's); `values` what is stored at this level."""
-    return call("timeclock", "get_clocking_settings", **_resolved(query))
+    return call("timeclock", "get_clocking_settings", **resolved(query, REFERENCES))
 
 
 @api.route("/timeclock/settings", "PUT", summary="Set timeclock settings", roles=ADMIN,
@@ -53,7 +43,7 @@ def set_timeclock_settings(body):
     options, for the company (no type_id) or for one service (type_id: its
     overrides; a null value follows the company's). Only the values sent
     change."""
-    return call("timeclock", "set_clocking_settings", **_resolved(body))
+    return call("timeclock", "set_clocking_settings", **resolved(body, REFERENCES))
 
 
 # --- places -----------------------------------------------------------------------------
@@ -62,7 +52,7 @@ def set_timeclock_settings(body):
            query=schemas.PlaceQuery, response=schemas.PlaceList, tag=TAG)
 def list_clocking_places(query):
     """One per client's home and per site, made with the first visit there."""
-    return call("timeclock", "list_places", **_resolved(query))
+    return call("timeclock", "list_places", **resolved(query, REFERENCES))
 
 
 @api.route("/clocking-places/<place_id>", "GET", summary="A place", roles=STAFF,
@@ -167,7 +157,7 @@ def visit_clockings(visit_id):
 def list_clockings(query):
     """Staff: their company's (to validate: status=recorded; flagged=true);
     a technician: its own."""
-    return call("timeclock", "list_clockings", **_plain(_resolved(query)))
+    return call("timeclock", "list_clockings", **resolved(query, REFERENCES))
 
 
 @api.route("/clockings/<clocking_id>", "GET", summary="A clocking", roles=WORKERS,

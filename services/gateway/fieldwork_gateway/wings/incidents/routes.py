@@ -3,9 +3,8 @@ the reasons each service offers, incidents declared on a visit by its
 worker, its client or staff, their moves, and the conversation each one
 opens between the client, the worker and the provider. The timeclock
 service owns them."""
-from datetime import datetime
 
-from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, with_etag
+from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, resolved, with_etag
 from fieldwork_gateway.wings.incidents import schemas
 
 TAG = "incidents"
@@ -15,21 +14,12 @@ REFERENCES = {"company_id": "company", "type_id": "intervention_type", "client_i
               "to_type_id": "intervention_type"}
 
 
-def _resolved(values):
-    wanted = {field: [kind, values[field]] for field, kind in REFERENCES.items()
-              if values.get(field) is not None}
-    if wanted:
-        call("interventions", "resolve_references", references=wanted)
-    return {key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in values.items()}
-
-
 # --- reasons ----------------------------------------------------------------------------
 
 @api.route("/incident-reasons", "GET", summary="The incident reasons of the company's services",
            roles=STAFF, query=schemas.IncidentReasonQuery, response=schemas.ReasonList, tag=TAG)
 def list_incident_reasons(query):
-    return call("timeclock", "list_incident_reasons", **_resolved(query))
+    return call("timeclock", "list_incident_reasons", **resolved(query, REFERENCES))
 
 
 @api.route("/incident-reasons", "POST", summary="Add an incident reason to a service", roles=ADMIN,
@@ -37,7 +27,7 @@ def list_incident_reasons(query):
 def create_incident_reason(body):
     """Offered at the start and/or the end of the service's visits; its code
     is unique per service (409)."""
-    return call("timeclock", "create_incident_reason", **_resolved(body)), 201
+    return call("timeclock", "create_incident_reason", **resolved(body, REFERENCES)), 201
 
 
 @api.route("/incident-reasons/<reason_id>", "PATCH", summary="Change an incident reason",
@@ -52,7 +42,7 @@ def update_incident_reason(reason_id, body):
            roles=ADMIN, body=schemas.ImportIn, response=schemas.Imported, tag=TAG)
 def import_incident_reasons(body):
     """The source's active reasons are copied; a code the target already has is skipped."""
-    return call("timeclock", "import_incident_reasons", **_resolved(body))
+    return call("timeclock", "import_incident_reasons", **resolved(body, REFERENCES))
 
 
 @api.route("/visits/<visit_id>/incident-reasons", "GET",
@@ -86,7 +76,7 @@ def visit_incidents(visit_id):
            query=schemas.IncidentQuery, response=schemas.IncidentList, tag=TAG)
 def list_incidents(query):
     """Staff: their company's; a worker or a client: those of its visits."""
-    return call("timeclock", "list_incidents", **_resolved(query))
+    return call("timeclock", "list_incidents", **resolved(query, REFERENCES))
 
 
 @api.route("/incidents/<incident_id>", "GET", summary="An incident and its history", roles=ALL,

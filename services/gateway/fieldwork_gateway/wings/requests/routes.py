@@ -2,10 +2,9 @@
 company offers, requests from the client portal, the field or staff, the
 actions that message the end customer, internal notes and the history.
 The requests service owns them."""
-from datetime import datetime
 
 from fieldwork_gateway.fields import Intervention
-from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, with_etag
+from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, resolved, with_etag
 from fieldwork_gateway.wings.requests import schemas
 
 TAG = "requests"
@@ -15,29 +14,20 @@ STAFF_AND_CLIENTS = ("admin", "manager", "client")
 REFERENCES = {"company_id": "company", "client_id": "client"}
 
 
-def _resolved(values):
-    wanted = {field: [kind, values[field]] for field, kind in REFERENCES.items()
-              if values.get(field) is not None}
-    if wanted:
-        call("interventions", "resolve_references", references=wanted)
-    return {key: value.isoformat() if isinstance(value, datetime) else value
-            for key, value in values.items()}
-
-
 # --- types ------------------------------------------------------------------------------
 
 @api.route("/request-types", "GET", summary="The request types of the company", roles=ALL,
            query=schemas.RequestTypeQuery, response=schemas.RequestTypeList, tag=TAG)
 def list_request_types(query):
     """Staff: their company's; technicians and clients: their company's, to pick one."""
-    return call("requests", "list_request_types", **_resolved(query))
+    return call("requests", "list_request_types", **resolved(query, REFERENCES))
 
 
 @api.route("/request-types", "POST", summary="Add a request type", roles=ADMIN,
            body=schemas.RequestTypeIn, response=schemas.RequestType, status=201, tag=TAG)
 def create_request_type(body):
     """Labels are unique per company (409)."""
-    return call("requests", "create_request_type", **_resolved(body)), 201
+    return call("requests", "create_request_type", **resolved(body, REFERENCES)), 201
 
 
 @api.route("/request-types/<type_id>", "PATCH", summary="Change a request type", roles=ADMIN,
@@ -63,7 +53,7 @@ def create_request(body):
            query=schemas.RequestQuery, response=schemas.RequestList, tag=TAG)
 def list_requests(query):
     """Staff: their company's; a technician: those it created; a client: its own."""
-    return call("requests", "list_requests", **_resolved(query))
+    return call("requests", "list_requests", **resolved(query, REFERENCES))
 
 
 @api.route("/requests/<request_id>", "GET", summary="A request", roles=ALL,
@@ -134,13 +124,13 @@ def reopen_request(request_id, body):
 @api.route("/request-settings", "GET", summary="The request settings of a company", roles=STAFF,
            query=schemas.RequestSettingsQuery, response=schemas.RequestSettings, tag=TAG)
 def get_request_settings(query):
-    return call("requests", "get_request_settings", **_resolved(query))
+    return call("requests", "get_request_settings", **resolved(query, REFERENCES))
 
 
 @api.route("/request-settings", "PUT", summary="Set the request settings of a company",
            roles=ADMIN, body=schemas.RequestSettingsIn, response=schemas.RequestSettings, tag=TAG)
 def set_request_settings(body):
-    return call("requests", "set_request_settings", **_resolved(body))
+    return call("requests", "set_request_settings", **resolved(body, REFERENCES))
 
 
 # --- equipment, documents, interventions -------------------------------------------------
