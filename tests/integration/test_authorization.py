@@ -247,6 +247,16 @@ TABLE = {
         {A, M}, "equipment_return", lambda w: {"state": "received"}),
     ("POST", "/equipment-returns/<return_id>/interventions"): (
         {A, T}, "equipment_return", lambda w: {"type_id": str(uuid.uuid4())}),
+    # field work: the platform's admin writes the checklist templates (types are
+    # shared); the intervention's technician fills in its checklist, staff read it
+    ("POST", "/checklist-templates"): ({A}, None, None),
+    ("GET", "/checklist-templates"): (ALL, None, None),
+    ("GET", "/checklist-templates/<template_id>"): (ALL, None, None),   # of a shared catalog
+    ("GET", "/interventions/<intervention_id>/checklist"): ({A, M, T}, "intervention", None),
+    ("PUT", "/interventions/<intervention_id>/checklist/<item_key>"): (
+        {T}, "intervention", lambda w: {"value": True}),
+    ("GET", "/interventions/<intervention_id>/checklist/history"): (
+        {A, M, T}, "intervention", None),
 }
 
 
@@ -601,6 +611,8 @@ REFERENCES = {
     ("POST", "/requests/<request_id>/equipment-returns"): {"equipment_id": "equipment"},
     ("POST", "/equipment-returns/<return_id>/interventions"): {
         "type_id": SHARED, "technician_id": "technician", "contract_id": "contract"},
+    ("POST", "/checklist-templates"): {"type_id": SHARED},
+    ("GET", "/checklist-templates"): {"type_id": SHARED},
 }
 
 # Where a role is refused for another reason than B's object, before that

@@ -338,3 +338,52 @@ class VisitEntry(Base):
     on_behalf_of: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
     at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False,
                                          server_default=sa.func.now())
+
+
+class ChecklistTemplate(Base):
+    """A version of the checklist of an intervention type (reports wing,
+    docs/reports.md); a new version never changes a started checklist."""
+    __tablename__ = "checklist_templates"
+    id: Mapped[str] = id_column()
+    type_id: Mapped[str] = ref("intervention_types.id")
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    items: Mapped[list] = mapped_column(JSONB, nullable=False)
+    created_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    created_at: Mapped[datetime] = created_at()
+
+
+class InterventionChecklist(Base):
+    """The checklist of an intervention: the template version it started on."""
+    __tablename__ = "intervention_checklists"
+    intervention_id: Mapped[str] = mapped_column(UUID(as_uuid=False),
+                                                 sa.ForeignKey("interventions.id"), primary_key=True)
+    template_id: Mapped[str] = ref("checklist_templates.id")
+    started_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    started_at: Mapped[datetime] = created_at()
+
+
+class ChecklistAnswer(Base):
+    """The answer in force to one item."""
+    __tablename__ = "checklist_answers"
+    intervention_id: Mapped[str] = mapped_column(
+        UUID(as_uuid=False), sa.ForeignKey("intervention_checklists.intervention_id"),
+        primary_key=True)
+    item_key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    value: Mapped[object] = mapped_column(JSONB, nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    flagged: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    answered_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    answered_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class ChecklistAnswerEntry(Base):
+    """Every answer given, in order."""
+    __tablename__ = "checklist_answer_entries"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    intervention_id: Mapped[str] = ref("intervention_checklists.intervention_id")
+    item_key: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    value: Mapped[object] = mapped_column(JSONB, nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    flagged: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    answered_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    answered_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)

@@ -12,11 +12,12 @@ from fieldwork_common.db import Database
 from fieldwork_common.principal import CurrentPrincipal
 
 from fieldwork_interventions import SERVICE_NAME
-from fieldwork_interventions.rpc import files, interventions, masterdata, reads, visits, workshop
+from fieldwork_interventions.rpc import (files, interventions, masterdata, reads, reports, visits,
+                                         workshop)
 
 
 class InterventionsService(masterdata.MasterData, interventions.Interventions, workshop.Workshop,
-                           visits.Visits, reads.Reads, files.Files, operations.Operations):
+                           visits.Visits, reports.Reports, reads.Reads, files.Files, operations.Operations):
     name = SERVICE_NAME
 
     db = Database(SERVICE_NAME, "fieldwork_interventions:migrations")

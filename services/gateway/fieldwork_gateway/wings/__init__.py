@@ -4,4 +4,4 @@ another wing; what they share lives in `web.py`, `fields.py` and `pages.py`.
 
 WINGS is the one list `app.py` registers, in this order."""
 WINGS = ("operations", "accounts", "masterdata", "interventions", "workshop", "visits", "reads",
-         "files", "surveys", "clockings", "incidents", "requests")
+         "files", "surveys", "clockings", "incidents", "requests", "reports")
