@@ -257,6 +257,12 @@ TABLE = {
         {T}, "intervention", lambda w: {"value": True}),
     ("GET", "/interventions/<intervention_id>/checklist/history"): (
         {A, M, T}, "intervention", None),
+    ("POST", "/interventions/<intervention_id>/comments"): (
+        {A, M, T}, "intervention", lambda w: {"body": "x"}),
+    ("GET", "/interventions/<intervention_id>/comments"): (ALL, "intervention", None),
+    ("POST", "/interventions/<intervention_id>/measurements"): (
+        {T}, "intervention", lambda w: {"parameter": "P", "value": 1}),
+    ("GET", "/interventions/<intervention_id>/measurements"): ({A, M, T}, "intervention", None),
 }
 
 

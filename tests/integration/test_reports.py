@@ -131,3 +131,37 @@ def test_bad_answers_and_the_wrong_people_are_refused_and_write_nothing(world, f
     refused(field.answer(job, "power_off", value=True), 409, "intervention_closed")
     untyped = world.intervention(client=field.client, technician=field.technician)
     refused(field.answer(untyped, "power_off", value=True), 409, "no_checklist")
+
+
+def test_comments_internal_or_for_the_client(world, field):
+    job = field.intervention()
+    path = f"/interventions/{job['id']}/comments"
+    ok(field.worker.post(path, {"body": "Client absent à 9 h, revenu à 10 h"}), 201)
+    ok(field.worker.post(path, {"body": "Filtre remplacé", "visible_to_client": True}), 201)
+    ok(field.manager.post(path, {"body": "Facturer le déplacement"}), 201)
+    client = world.login_for("client", client_id=field.client["id"])
+    refused(client.post(path, {"body": "x"}), 403, "forbidden")
+    other = world.login_for("technician", technician_id=world.technician(field.company)["id"])
+    refused(other.post(path, {"body": "x"}), 404, "not_found")
+    refused(field.worker.post(path, {"body": ""}), 400, "invalid_input")
+    assert [c["body"] for c in ok(client.get(path))["items"]] == ["Filtre remplacé"]
+    assert len(ok(field.manager.get(path))["items"]) == 3
+
+
+def test_measurements_with_their_range(field, service_db):
+    job = field.intervention()
+    path = f"/interventions/{job['id']}/measurements"
+    inside = ok(field.worker.post(path, {"parameter": "Pression", "unit": "bar", "value": 1.6,
+                                         "min": 1, "max": 2.5}), 201)
+    assert inside["flagged"] is False
+    refused(field.worker.post(path, {"parameter": "CO", "unit": "ppm", "value": 60, "max": 50}),
+            422, "note_required")
+    outside = ok(field.worker.post(path, {"parameter": "CO", "unit": "ppm", "value": 60, "max": 50,
+                                          "note": "Ventilation obstruée, dégagée"}), 201)
+    assert outside["flagged"] is True
+    refused(field.worker.post(path, {"parameter": "T", "value": 1, "min": 5, "max": 2}),
+            400, "invalid_input")
+    refused(field.manager.post(path, {"parameter": "T", "value": 1}), 403, "forbidden")
+    assert [m["parameter"] for m in ok(field.manager.get(path))["items"]] == ["Pression", "CO"]
+    assert service_db("interventions", "SELECT count(*) FROM measurements WHERE intervention_id = :i",
+                      i=job["id"])[0][0] == 2

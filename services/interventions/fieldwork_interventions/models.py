@@ -387,3 +387,31 @@ class ChecklistAnswerEntry(Base):
     flagged: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     answered_by: Mapped[str] = mapped_column(sa.Text, nullable=False)
     answered_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class InterventionComment(Base):
+    """A comment on an intervention: internal, or visible to the client."""
+    __tablename__ = "intervention_comments"
+    id: Mapped[str] = id_column()
+    intervention_id: Mapped[str] = ref("interventions.id")
+    body: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    visible_to_client: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    author_id: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    author_role: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)
+
+
+class Measurement(Base):
+    """A measurement taken on site, with its accepted range (flagged outside it)."""
+    __tablename__ = "measurements"
+    id: Mapped[str] = id_column()
+    intervention_id: Mapped[str] = ref("interventions.id")
+    parameter: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    unit: Mapped[str | None] = mapped_column(sa.Text)
+    value: Mapped[float] = mapped_column(sa.Float, nullable=False)
+    min: Mapped[float | None] = mapped_column(sa.Float)
+    max: Mapped[float | None] = mapped_column(sa.Float)
+    flagged: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    by: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), nullable=False)

@@ -72,3 +72,15 @@ def test_the_required_items_still_missing():
                                {"key": "c", "kind": "check", "label": "C", "required": True}])
     assert rules.missing(items, set()) == ["a", "c"]
     assert rules.missing(items, {"c", "b"}) == ["a"]
+
+
+def test_a_measurement_outside_its_range_is_flagged_and_needs_a_note():
+    assert rules.check_measurement("Pression", 1.5, "bar", 1, 2.5) == (
+        "Pression", "bar", 1.5, 1, 2.5, False, None)
+    with pytest.raises(Refused):
+        rules.check_measurement("CO", 60, "ppm", None, 50)
+    assert rules.check_measurement("CO", 60, "ppm", None, 50, "Aéré")[5:] == (True, "Aéré")
+    assert rules.check_measurement("Libre", -3)[5] is False   # no range: never flagged
+    for args in (("", 1), ("P", "1"), ("P", 1, None, 3, 1), ("P", 1, None, True)):
+        with pytest.raises(InvalidInput):
+            rules.check_measurement(*args)

@@ -118,3 +118,23 @@ def check_answer(item, value, note):
 def missing(items, answered_keys):
     """The keys of the required items not answered yet."""
     return [item["key"] for item in items if item["required"] and item["key"] not in answered_keys]
+
+
+def check_comment(body):
+    return _text(body, "body", required=True, limit=5000)
+
+
+def check_measurement(parameter, value, unit=None, low=None, high=None, note=None):
+    """(parameter, unit, value, low, high, flagged, note): a value outside
+    [low, high] is flagged and needs a note (422 note_required)."""
+    parameter = _text(parameter, "parameter", required=True, limit=200)
+    unit = _text(unit, "unit", limit=20)
+    for name, number in (("value", value), ("min", low), ("max", high)):
+        if (number is not None or name == "value") and not _number(number):
+            raise InvalidInput(f"{name} is a number.", {"field": name})
+    if low is not None and high is not None and low > high:
+        raise InvalidInput("min is above max.", {"field": "min"})
+    item = {"key": parameter, "kind": "number", "label": parameter, "min": low, "max": high,
+            "unit": unit}
+    value, flagged, note = check_answer(item, value, note)
+    return parameter, unit, value, low, high, flagged, note

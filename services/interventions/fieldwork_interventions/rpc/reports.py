@@ -17,10 +17,14 @@ from fieldwork_interventions.access import require_global_admin, resolve, visibl
 from fieldwork_interventions.domain import reports as rules
 from fieldwork_interventions.models import (ChecklistAnswer, ChecklistAnswerEntry,
                                             ChecklistTemplate, File, InterventionChecklist,
-                                            InterventionType)
+                                            InterventionComment, InterventionType, Measurement)
 
 TEMPLATE_FIELDS = ("id", "type_id", "version", "items", "created_by", "created_at")
 ANSWER_FIELDS = ("item_key", "value", "note", "flagged", "answered_by", "answered_at")
+COMMENT_FIELDS = ("id", "intervention_id", "body", "visible_to_client", "author_id", "author_role",
+                  "at")
+MEASUREMENT_FIELDS = ("id", "intervention_id", "parameter", "unit", "value", "min", "max",
+                      "flagged", "note", "by", "at")
 
 
 def now():
@@ -29,6 +33,20 @@ def now():
 
 class Reports:
     """Mixin of InterventionsService (needs `db` and `principal`)."""
+
+    def _workable(self, s, intervention_id, staff_too=False):
+        """The intervention, locked, for its technician (and staff when
+        `staff_too`), still open."""
+        p = self.principal
+        intervention = visible(s, p, "intervention", intervention_id, lock=True)
+        own = p.role == "technician" and intervention.technician_id == p.technician_id
+        if not own and not (staff_too and p.role in ("admin", "manager")):
+            raise Forbidden("Only the intervention's technician"
+                            + (" or staff" if staff_too else "") + " may do this.")
+        if intervention.state != "open":
+            raise refuse("intervention_closed", f"This intervention is {intervention.state}.",
+                         status=409, state=intervention.state)
+        return intervention
 
     def _latest_template(self, s, type_id):
         return s.scalars(sa.select(ChecklistTemplate).where(ChecklistTemplate.type_id == type_id)
@@ -111,12 +129,7 @@ class Reports:
         the template version); each answer is kept, the last one in force."""
         p = self.principal
         s = uow.session
-        intervention = visible(s, p, "intervention", intervention_id, lock=True)
-        if p.role != "technician" or intervention.technician_id != p.technician_id:
-            raise Forbidden("Only the intervention's technician fills in its checklist.")
-        if intervention.state != "open":
-            raise refuse("intervention_closed", f"This intervention is {intervention.state}: its "
-                         "checklist is closed.", status=409, state=intervention.state)
+        intervention = self._workable(s, intervention_id)
         checklist = s.get(InterventionChecklist, intervention.id)
         if checklist is None:
             template = self._latest_template(s, intervention.type_id)
@@ -160,3 +173,62 @@ class Reports:
                                 keys=(ChecklistAnswerEntry.id,))
             return {"items": [as_dict(r, ("id",) + ANSWER_FIELDS) for r in rows],
                     "next_cursor": cursor}
+
+    # --- comments and measurements ------------------------------------------------------
+
+    @rpc
+    @command
+    def add_intervention_comment(self, uow, intervention_id, body, visible_to_client=False):
+        """Its technician or staff: a comment, internal unless visible to the client."""
+        s = uow.session
+        intervention = self._workable(s, intervention_id, staff_too=True)
+        comment = InterventionComment(
+            intervention_id=intervention.id, body=rules.check_comment(body),
+            visible_to_client=bool(visible_to_client), author_id=self.principal.user_id,
+            author_role=self.principal.role, at=now())
+        s.add(comment)
+        s.flush()
+        return as_dict(comment, COMMENT_FIELDS)
+
+    @rpc
+    def list_intervention_comments(self, intervention_id, limit=None, after=None):
+        """Oldest first; the client reads only those visible to it."""
+        p = self.principal
+        with self.db.session() as s:
+            intervention = visible(s, p, "intervention", intervention_id)
+            query = sa.select(InterventionComment).where(
+                InterventionComment.intervention_id == intervention.id)
+            if p is not None and p.role == "client":
+                query = query.where(InterventionComment.visible_to_client)
+            rows, cursor = page(s, query, limit=limit, after=after, descending=False,
+                                keys=(InterventionComment.at, InterventionComment.id))
+            return {"items": [as_dict(r, COMMENT_FIELDS) for r in rows], "next_cursor": cursor}
+
+    @rpc
+    @command
+    def add_measurement(self, uow, intervention_id, parameter, value, unit=None, min=None,
+                        max=None, note=None):
+        """Its technician: a measurement; outside [min, max] it is flagged
+        and needs a note."""
+        s = uow.session
+        intervention = self._workable(s, intervention_id)
+        parameter, unit, value, low, high, flagged, note = rules.check_measurement(
+            parameter, value, unit, min, max, note)
+        row = Measurement(intervention_id=intervention.id, parameter=parameter, unit=unit,
+                          value=value, min=low, max=high, flagged=flagged, note=note,
+                          by=self.principal.user_id, at=now())
+        s.add(row)
+        s.flush()
+        return as_dict(row, MEASUREMENT_FIELDS)
+
+    @rpc
+    def list_measurements(self, intervention_id, limit=None, after=None):
+        p = self.principal
+        if p is None or p.role == "client":
+            raise Forbidden("Measurements are the provider's.")
+        with self.db.session() as s:
+            intervention = visible(s, p, "intervention", intervention_id)
+            query = sa.select(Measurement).where(Measurement.intervention_id == intervention.id)
+            rows, cursor = page(s, query, limit=limit, after=after, descending=False,
+                                keys=(Measurement.at, Measurement.id))
+            return {"items": [as_dict(r, MEASUREMENT_FIELDS) for r in rows], "next_cursor": cursor}

@@ -55,3 +55,36 @@ def answer_checklist_item(intervention_id, item_key, body):
            query=schemas.HistoryQuery, response=schemas.AnswerEntryList, tag=TAG)
 def checklist_history(intervention_id, query):
     return call("interventions", "checklist_history", intervention_id=intervention_id, **query)
+
+
+@api.route("/interventions/<intervention_id>/comments", "POST", summary="Comment on an intervention",
+           roles=WORKERS, body=schemas.CommentIn, response=schemas.Comment, status=201, tag=TAG,
+           errors={409: "intervention_closed"})
+def add_intervention_comment(intervention_id, body):
+    """Its technician or staff; internal unless visible to the client."""
+    return call("interventions", "add_intervention_comment", intervention_id=intervention_id,
+                **body), 201
+
+
+@api.route("/interventions/<intervention_id>/comments", "GET",
+           summary="An intervention's comments, oldest first", roles=ALL,
+           query=schemas.HistoryQuery, response=schemas.CommentList, tag=TAG)
+def list_intervention_comments(intervention_id, query):
+    """The client reads only those visible to it."""
+    return call("interventions", "list_intervention_comments", intervention_id=intervention_id,
+                **query)
+
+
+@api.route("/interventions/<intervention_id>/measurements", "POST", summary="Record a measurement",
+           roles=("technician",), body=schemas.MeasurementIn, response=schemas.Measurement,
+           status=201, tag=TAG, errors={409: "intervention_closed",
+                                        422: "note_required: a value outside its range"})
+def add_measurement(intervention_id, body):
+    return call("interventions", "add_measurement", intervention_id=intervention_id, **body), 201
+
+
+@api.route("/interventions/<intervention_id>/measurements", "GET",
+           summary="An intervention's measurements", roles=WORKERS, query=schemas.HistoryQuery,
+           response=schemas.MeasurementList, tag=TAG)
+def list_measurements(intervention_id, query):
+    return call("interventions", "list_measurements", intervention_id=intervention_id, **query)

@@ -79,3 +79,47 @@ AnswerEntryList = page_of(AnswerEntry, "ChecklistAnswerEntryList")
 class HistoryQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
     after = fields.String(validate=validate.Length(min=1, max=500))
+
+
+class CommentIn(Schema):
+    body = text(5000, required=True)
+    visible_to_client = fields.Boolean(load_default=False)
+
+
+class Comment(Schema):
+    id = Id()
+    intervention_id = Id()
+    body = fields.String()
+    visible_to_client = fields.Boolean()
+    author_id = fields.String()
+    author_role = fields.String()
+    at = fields.DateTime()
+
+
+CommentList = page_of(Comment, "InterventionCommentList")
+
+
+class MeasurementIn(Schema):
+    parameter = text(200, required=True)
+    value = fields.Float(required=True, allow_nan=False)
+    unit = text(20)
+    min = fields.Float(allow_nan=False, metadata={"description": "the accepted range"})
+    max = fields.Float(allow_nan=False)
+    note = text(2000, metadata={"description": "required for a value outside the range"})
+
+
+class Measurement(Schema):
+    id = Id()
+    intervention_id = Id()
+    parameter = fields.String()
+    unit = fields.String(allow_none=True)
+    value = fields.Float()
+    min = fields.Float(allow_none=True)
+    max = fields.Float(allow_none=True)
+    flagged = fields.Boolean()
+    note = fields.String(allow_none=True)
+    by = fields.String()
+    at = fields.DateTime()
+
+
+MeasurementList = page_of(Measurement, "MeasurementList")
