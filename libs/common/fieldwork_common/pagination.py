@@ -89,3 +89,17 @@ def page(session, query, model=None, limit=None, after=None, *, keys=None, desce
         last = rows[-1]
         return rows, encode_cursor(*(getattr(last, key.key) for key in keys))
     return rows, None
+
+
+def with_ids(query, *filters):
+    """`query` narrowed by each (value, column, field) whose value is given:
+    a list's filters on ids. A malformed id is 404 like an unknown one (it
+    names nothing); which ids a caller may name is checked before."""
+    from fieldwork_common.errors import NotFound
+    from fieldwork_common.serialize import is_uuid
+    for value, column, field in filters:
+        if value is not None:
+            if not is_uuid(value):
+                raise NotFound("Not found.", {field: value})
+            query = query.where(column == value)
+    return query

@@ -51,3 +51,18 @@ def parse_instant(value, field):
         return parsed.astimezone(timezone.utc)
     except OverflowError:
         raise InvalidInput(f"{field} is out of range.", {field: str(value)}) from None
+
+
+def checked_text(value, field, required=False, limit=5000, strip=False):
+    """A text a caller sent (a description, a reason, a message): None when
+    absent and not required, else 1 to `limit` characters that are not all
+    blanks, or InvalidInput naming the field. `strip`: answered without its
+    surrounding blanks."""
+    from fieldwork_common.errors import InvalidInput
+    if value is None:
+        if required:
+            raise InvalidInput(f"{field} is required.", {field: "required"})
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
+    return value.strip() if strip else value

@@ -20,6 +20,16 @@ class Handled:
     rows: list = field(default_factory=list)
     sent: list = field(default_factory=list)
 
+    def assert_emailed(self, method, event_id, template, recipients):
+        """`method` claimed the event once, recorded one `template` email per
+        recipient, in order, and sent each as recorded (text and HTML)."""
+        assert self.consumers == [f"notifications.{method}"]
+        assert [row.recipient for row in self.rows] == recipients
+        assert all(row.template == template and row.event_id == event_id and row.html_body
+                   for row in self.rows)
+        assert [args[0] for args, _ in self.sent] == recipients
+        assert [kwargs["html"] for _, kwargs in self.sent] == [row.html_body for row in self.rows]
+
 
 @pytest.fixture
 def handle(monkeypatch):
@@ -38,3 +48,15 @@ def handle(monkeypatch):
             assert uow.session.add.call_args_list == []
         return done
     return run
+
+
+@pytest.fixture
+def subscriptions():
+    """The service's event handlers: {(source service, event type): method name}."""
+    import inspect
+    found = {}
+    for name, method in inspect.getmembers(NotificationsService, inspect.isfunction):
+        for entrypoint in getattr(method, "nameko_entrypoints", ()):
+            if hasattr(entrypoint, "event_type"):
+                found[(entrypoint.source_service, entrypoint.event_type)] = name
+    return found

@@ -2,12 +2,9 @@
 004): which event emails whom, in which language, and what the rendered
 email says (the reason, the moment, who declared it, the new state and its
 reason, the author's side, the message and its files)."""
-import inspect
-
 import pytest
 
 from fieldwork_notifications.domain import incidents
-from fieldwork_notifications.service import NotificationsService
 from fieldwork_notifications.templates import render, render_email
 
 IID = "0123abcd-0000-4000-8000-000000000000"
@@ -381,13 +378,9 @@ HANDLED = {"incident.declared": "on_incident_declared", "incident.updated": "on_
            "conversation.message_posted": "on_conversation_message_posted"}
 
 
-def test_the_service_subscribes_to_the_incident_and_conversation_events_of_timeclock():
-    found = {}
-    for name, method in inspect.getmembers(NotificationsService, inspect.isfunction):
-        for entrypoint in getattr(method, "nameko_entrypoints", ()):
-            if getattr(entrypoint, "source_service", None) == "timeclock":
-                found[entrypoint.event_type] = name
-    assert found == HANDLED
+def test_the_service_subscribes_to_the_incident_and_conversation_events_of_timeclock(subscriptions):
+    assert {event: name for (source, event), name in subscriptions.items()
+            if source == "timeclock"} == HANDLED
 
 
 def envelope(event_type, data):
@@ -407,12 +400,7 @@ def test_each_handler_records_its_emails_and_sends_them(handle, event_type, data
                                                         addresses):
     method = HANDLED[event_type]
     done = handle(method, envelope(event_type, data))
-    assert done.consumers == [f"notifications.{method}"]
-    assert [row.recipient for row in done.rows] == addresses
-    assert all(row.template == template and row.event_id == envelope(event_type, data)["event_id"]
-               and row.html_body for row in done.rows)
-    assert [args[0] for args, _ in done.sent] == addresses
-    assert [kwargs["html"] for _, kwargs in done.sent] == [row.html_body for row in done.rows]
+    done.assert_emailed(method, envelope(event_type, data)["event_id"], template, addresses)
 
 
 def test_an_event_that_emails_nobody_is_still_recorded_as_handled(handle):

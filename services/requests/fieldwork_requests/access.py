@@ -56,15 +56,6 @@ def visible_request(session, principal, request_id, lock=False):
     return request
 
 
-def with_ids(query, *filters):
-    """`query` narrowed by each (value, column, field) given; a malformed id is 404."""
-    for value, column, field in filters:
-        if value is not None:
-            if not is_uuid(value):
-                raise NotFound("Not found.", {field: value})
-            query = query.where(column == value)
-    return query
-
 
 def require_staff(principal):
     if not is_staff(principal):

@@ -48,17 +48,6 @@ def visit_scope(principal):
     return KnownVisit.company_id == principal.company_id
 
 
-def with_ids(query, *filters):
-    """`query` narrowed by each (value, column, field) whose value is given;
-    a malformed id is 404 like an unknown one (the gateway has resolved the
-    well-formed ones in the caller's scope)."""
-    for value, column, field in filters:
-        if value is not None:
-            if not is_uuid(value):
-                raise NotFound("Not found.", {field: value})
-            query = query.where(column == value)
-    return query
-
 
 def company_scope(principal, column):
     """The condition on a `company_id` column for staff (True for the platform's admin)."""

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import InvalidInput, NotFound, refuse
-from fieldwork_common.serialize import as_dict, is_uuid
+from fieldwork_common.serialize import as_dict, checked_text, is_uuid
 
 from fieldwork_timeclock import settings as timeclock_settings
 from fieldwork_timeclock.domain import incidents as rules
@@ -27,13 +27,7 @@ MAX_TEXT = 5000
 
 def text(value, field, required=False, limit=MAX_TEXT):
     """A text a caller sent (a description, a reason, a message), checked."""
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required.", {field: "required"})
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
-    return value
+    return checked_text(value, field, required, limit)
 
 
 def incident_dict(s, incident):

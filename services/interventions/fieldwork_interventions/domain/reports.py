@@ -19,6 +19,7 @@ import math
 import re
 
 from fieldwork_common.errors import InvalidInput, refuse
+from fieldwork_common.serialize import checked_text
 
 KINDS = ("check", "yes_no_na", "number", "text", "choice", "photo")
 KEY = re.compile(r"[a-z0-9_]{1,40}")
@@ -28,13 +29,7 @@ ITEM_FIELDS = ("key", "kind", "label", "required", "help", "unit", "min", "max",
 
 
 def _text(value, field, required=False, limit=MAX_TEXT):
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required.", {field: "required"})
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
-    return value.strip()
+    return checked_text(value, field, required, limit, strip=True)
 
 
 def _number(value):

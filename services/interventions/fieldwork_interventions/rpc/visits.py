@@ -21,7 +21,7 @@ from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from fieldwork_common.pagination import page
 from fieldwork_common.rpc import rpc
-from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
+from fieldwork_common.serialize import as_dict, checked_text, is_uuid, parse_instant
 from fieldwork_common.timers import timer_handler
 
 from fieldwork_interventions.access import (
@@ -92,13 +92,7 @@ def visit_dict(visit, at=None):
 
 
 def _text(value, field, required=False):
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required.", {field: "required"})
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise InvalidInput(f"{field} is a text of 1 to {MAX_TEXT} characters.", {"field": field})
-    return value
+    return checked_text(value, field, required, MAX_TEXT)
 
 
 def _instant(value, field):

@@ -14,6 +14,7 @@ status (in progress, planned, closed); internal notes carry no status.
 from datetime import timedelta
 
 from fieldwork_common.errors import Forbidden, InvalidInput, refuse
+from fieldwork_common.serialize import checked_text
 
 SOURCES = ("portal", "field", "phone", "email", "other")
 STAFF_SOURCES = ("phone", "email", "other")
@@ -57,13 +58,8 @@ def number(year, sequence):
 
 
 def text(value, field, required=False, limit=MAX_TEXT):
-    if value is None:
-        if required:
-            raise InvalidInput(f"{field} is required.", {field: "required"})
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise InvalidInput(f"{field} is a text of 1 to {limit} characters.", {"field": field})
-    return value.strip()
+    """A text a caller sent, checked, without its surrounding blanks."""
+    return checked_text(value, field, required, limit, strip=True)
 
 
 def check_action(current_status, status, channel=None):

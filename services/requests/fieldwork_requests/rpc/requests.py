@@ -13,13 +13,13 @@ from fieldwork_common.commands import command
 from fieldwork_common.consumer import event_handler
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, refuse
-from fieldwork_common.pagination import page
+from fieldwork_common.pagination import page, with_ids
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 from fieldwork_common.timers import timer_handler
 
 from fieldwork_requests.access import (company_scope, is_staff, request_scope, require_admin,
-                                       require_staff, sees_company, visible_request, with_ids)
+                                       require_staff, sees_company, visible_request)
 from fieldwork_requests.domain import requests as rules
 from fieldwork_requests.models import (EquipmentReturn, Request, RequestAction, RequestCounter,
                                        RequestDocument,

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, refuse
-from fieldwork_common.pagination import page
+from fieldwork_common.pagination import page, with_ids
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
@@ -28,7 +28,7 @@ from fieldwork_timeclock import filing
 from fieldwork_timeclock import settings as timeclock_settings
 from fieldwork_timeclock.access import (
     actor_of, company_record, company_scope, is_staff, require_admin, require_staff,
-    sees_company, visible_visit, with_ids)
+    sees_company, visible_visit)
 from fieldwork_timeclock.domain import clockings as rules
 from fieldwork_timeclock.models import (
     Clocking, ClockingSettings, KnownVisit, NfcTag, OpenClockIn, Place, UsedCode)

@@ -13,14 +13,14 @@ from sqlalchemy.dialects.postgresql import insert
 from fieldwork_common.commands import command
 from fieldwork_common.envelope import rfc3339
 from fieldwork_common.errors import Conflict, Forbidden, InvalidInput, NotFound, Refused
-from fieldwork_common.pagination import page
+from fieldwork_common.pagination import page, with_ids
 from fieldwork_common.rpc import rpc
 from fieldwork_common.serialize import as_dict, is_uuid, parse_instant
 
 from fieldwork_timeclock import filing
 from fieldwork_timeclock.access import (
     company_record, company_scope, require_admin, require_staff,
-    sees_company, visible_visit, with_ids)
+    sees_company, visible_visit)
 from fieldwork_timeclock.domain import incidents as rules
 from fieldwork_timeclock.models import (
     Conversation, Incident, IncidentEntry, IncidentReason, KnownVisit, Message)

@@ -1,7 +1,7 @@
 """Bodies of the clockings routes (issue 11, seed 004, docs/timeclock.md)."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.fields import Id, Instant, page_of, text, version_field
+from fieldwork_gateway.fields import Id, Instant, MasterQuery, page_of, text, version_field
 
 METHODS = ("manual", "qr", "nfc")
 STATUSES = ("recorded", "validated", "rejected", "superseded")
@@ -55,11 +55,9 @@ class Settings(Schema):
     updated_by = fields.String(allow_none=True)
 
 
-class PlaceQuery(Schema):
+class PlaceQuery(MasterQuery):
     client_id = Id()
     company_id = Id()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class Place(Schema):
@@ -215,7 +213,7 @@ VisitClockings = page_of(Clocking, "VisitClockings",
                          "a client gets SharedClocking items (no position, no flags)")
 
 
-class ClockingQuery(Schema):
+class ClockingQuery(MasterQuery):
     visit_id = Id()
     technician_id = Id()
     client_id = Id()
@@ -225,8 +223,6 @@ class ClockingQuery(Schema):
     flagged = fields.Boolean()
     from_ = Instant(data_key="from")
     to = Instant()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class CorrectionIn(Schema):

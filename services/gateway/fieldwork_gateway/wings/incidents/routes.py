@@ -4,6 +4,7 @@ worker, its client or staff, their moves, and the conversation each one
 opens between the client, the worker and the provider. The timeclock
 service owns them."""
 
+from fieldwork_gateway.fields import MasterQuery
 from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, resolved, with_etag
 from fieldwork_gateway.wings.incidents import schemas
 
@@ -100,13 +101,13 @@ def move_incident(incident_id, body):
 # --- conversations ----------------------------------------------------------------------
 
 @api.route("/conversations", "GET", summary="The caller's conversations", roles=ALL,
-           query=schemas.ConversationPageQuery, response=schemas.ConversationList, tag=TAG)
+           query=MasterQuery, response=schemas.ConversationList, tag=TAG)
 def list_conversations(query):
     return call("timeclock", "list_conversations", **query)
 
 
 @api.route("/conversations/<conversation_id>", "GET", summary="A conversation and its messages",
-           roles=ALL, query=schemas.ConversationPageQuery, response=schemas.Conversation, tag=TAG)
+           roles=ALL, query=MasterQuery, response=schemas.Conversation, tag=TAG)
 def get_conversation(conversation_id, query):
     """The client never sees the provider's internal messages."""
     return call("timeclock", "get_conversation", conversation_id=conversation_id, **query)

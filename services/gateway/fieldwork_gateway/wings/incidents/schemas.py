@@ -1,17 +1,15 @@
 """Bodies of the incidents routes (issue 11, seed 004, docs/timeclock.md)."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.fields import Id, Instant, page_of, text, version_field
+from fieldwork_gateway.fields import Id, Instant, MasterQuery, page_of, text, version_field
 
 STATES = ("open", "acknowledged", "resolved", "closed", "cancelled")
 
 
-class IncidentReasonQuery(Schema):
+class IncidentReasonQuery(MasterQuery):
     type_id = Id(metadata={"description": "a service (intervention type)"})
     company_id = Id()
     active = fields.Boolean()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class IncidentReasonIn(Schema):
@@ -121,7 +119,7 @@ class Incident(Schema):
 IncidentList = page_of(Incident, "IncidentList")
 
 
-class IncidentQuery(Schema):
+class IncidentQuery(MasterQuery):
     visit_id = Id()
     state = fields.String(validate=validate.OneOf(STATES))
     type_id = Id()
@@ -130,8 +128,6 @@ class IncidentQuery(Schema):
     company_id = Id()
     from_ = Instant(data_key="from")
     to = Instant()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class IncidentMoveIn(Schema):
@@ -165,11 +161,6 @@ class Conversation(Schema):
 
 
 ConversationList = page_of(Conversation, "ConversationList")
-
-
-class ConversationPageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class MessageIn(Schema):

@@ -2,6 +2,7 @@
 first part: the checklist templates of the intervention types and the
 checklist the assigned technician fills in. The interventions service owns
 them (its reports wing)."""
+from fieldwork_gateway.fields import MasterQuery
 from fieldwork_gateway.web import ADMIN, ALL, WORKERS, api, call
 from fieldwork_gateway.wings.reports import schemas
 
@@ -52,7 +53,7 @@ def answer_checklist_item(intervention_id, item_key, body):
 
 @api.route("/interventions/<intervention_id>/checklist/history", "GET",
            summary="Every checklist answer given, in order", roles=WORKERS,
-           query=schemas.HistoryQuery, response=schemas.AnswerEntryList, tag=TAG)
+           query=MasterQuery, response=schemas.AnswerEntryList, tag=TAG)
 def checklist_history(intervention_id, query):
     return call("interventions", "checklist_history", intervention_id=intervention_id, **query)
 
@@ -68,7 +69,7 @@ def add_intervention_comment(intervention_id, body):
 
 @api.route("/interventions/<intervention_id>/comments", "GET",
            summary="An intervention's comments, oldest first", roles=ALL,
-           query=schemas.HistoryQuery, response=schemas.CommentList, tag=TAG)
+           query=MasterQuery, response=schemas.CommentList, tag=TAG)
 def list_intervention_comments(intervention_id, query):
     """The client reads only those visible to it."""
     return call("interventions", "list_intervention_comments", intervention_id=intervention_id,
@@ -84,7 +85,7 @@ def add_measurement(intervention_id, body):
 
 
 @api.route("/interventions/<intervention_id>/measurements", "GET",
-           summary="An intervention's measurements", roles=WORKERS, query=schemas.HistoryQuery,
+           summary="An intervention's measurements", roles=WORKERS, query=MasterQuery,
            response=schemas.MeasurementList, tag=TAG)
 def list_measurements(intervention_id, query):
     return call("interventions", "list_measurements", intervention_id=intervention_id, **query)

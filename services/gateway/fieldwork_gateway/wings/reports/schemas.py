@@ -2,7 +2,7 @@
 checklist templates and an intervention's checklist."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.fields import Id, page_of, text
+from fieldwork_gateway.fields import Id, MasterQuery, page_of, text
 
 KINDS = ("check", "yes_no_na", "number", "text", "choice", "photo")
 
@@ -38,10 +38,8 @@ class ChecklistTemplate(Schema):
 ChecklistTemplateList = page_of(ChecklistTemplate, "ChecklistTemplateList")
 
 
-class ChecklistTemplateQuery(Schema):
+class ChecklistTemplateQuery(MasterQuery):
     type_id = Id()
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class ChecklistAnswer(Schema):
@@ -74,11 +72,6 @@ class AnswerEntry(ChecklistAnswer):
 
 
 AnswerEntryList = page_of(AnswerEntry, "ChecklistAnswerEntryList")
-
-
-class HistoryQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
 
 
 class CommentIn(Schema):

@@ -3,7 +3,7 @@ company offers, requests from the client portal, the field or staff, the
 actions that message the end customer, internal notes and the history.
 The requests service owns them."""
 
-from fieldwork_gateway.fields import Intervention
+from fieldwork_gateway.fields import Intervention, MasterQuery
 from fieldwork_gateway.web import ADMIN, ALL, STAFF, api, call, expected_version, resolved, with_etag
 from fieldwork_gateway.wings.requests import schemas
 
@@ -71,7 +71,7 @@ def add_request_action(request_id, body):
 
 
 @api.route("/requests/<request_id>/actions", "GET", summary="A request's actions, oldest first",
-           roles=ALL, query=schemas.RequestPageQuery, response=schemas.ActionList, tag=TAG)
+           roles=ALL, query=MasterQuery, response=schemas.ActionList, tag=TAG)
 def list_request_actions(request_id, query):
     """Staff see the internal notes too; technicians and clients never do."""
     return call("requests", "list_request_actions", request_id=request_id, **query)
@@ -85,7 +85,7 @@ def add_request_note(request_id, body):
 
 
 @api.route("/requests/<request_id>/history", "GET", summary="What happened to a request, in order",
-           roles=ALL, query=schemas.RequestPageQuery, response=schemas.HistoryList, tag=TAG)
+           roles=ALL, query=MasterQuery, response=schemas.HistoryList, tag=TAG)
 def request_history(request_id, query):
     """Every creation, action and note with who and when; never editable.
     Internal notes for staff only."""

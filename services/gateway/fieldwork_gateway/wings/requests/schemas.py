@@ -1,7 +1,7 @@
 """Bodies of the requests routes (issue 12, seed 002, docs/requests.md)."""
 from marshmallow import Schema, fields, validate
 
-from fieldwork_gateway.fields import LOCATIONS, Id, Instant, page_of, text, version_field
+from fieldwork_gateway.fields import LOCATIONS, Id, Instant, MasterQuery, page_of, text, version_field
 
 SOURCES = ("portal", "field", "phone", "email", "other")
 STATUSES = ("new", "in_progress", "planned", "closed", "cancelled")
@@ -9,12 +9,7 @@ ACTION_STATUSES = ("in_progress", "planned", "closed")
 CHANNELS = ("email", "phone", "portal", "other")
 
 
-class RequestPageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
-    after = fields.String(validate=validate.Length(min=1, max=500))
-
-
-class RequestTypeQuery(RequestPageQuery):
+class RequestTypeQuery(MasterQuery):
     company_id = Id()
     active = fields.Boolean()
 
@@ -105,7 +100,7 @@ class Request(Schema):
 RequestList = page_of(Request, "RequestList")
 
 
-class RequestQuery(RequestPageQuery):
+class RequestQuery(MasterQuery):
     status = fields.String(validate=validate.OneOf(STATUSES))
     type_id = Id()
     client_id = Id()
