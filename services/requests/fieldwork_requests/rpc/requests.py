@@ -197,8 +197,7 @@ class Requests:
             self._add_line(s, request, self._equipment_of(request, line.get("equipment_id"),
                                                           line.get("equipment")),
                            rules.text(line.get("symptom"), f"equipment[{number}].symptom",
-                                      limit=2000))
-        request.version = 1   # its lines are part of its creation
+                                      limit=2000), touch=False)  # part of its creation
         s.flush()
         self._publish(uow, s, "request.created", request, at)
         return self._request_dict(s, request)
@@ -591,7 +590,7 @@ class Requests:
                                {"equipment_id": equipment_id})
         return equipment_id
 
-    def _add_line(self, s, request, equipment_id, symptom):
+    def _add_line(self, s, request, equipment_id, symptom, touch=True):
         at = now()
         by, _ = self._author()
         inserted = s.execute(insert(RequestEquipment).values(
@@ -602,7 +601,8 @@ class Requests:
         if inserted is None:
             raise Conflict("This equipment is on the request already.",
                            {"equipment_id": equipment_id})
-        self._touch(request, at)
+        if touch:
+            self._touch(request, at)
         self._history(s, request, "equipment_added", at, equipment_id=equipment_id,
                       symptom=symptom)
         return s.get(RequestEquipment, inserted.id)
